@@ -1,0 +1,126 @@
+"""The typer app, the options every command shares, and the one place errors become
+messages and exit codes (like xsv's main.rs).
+
+Command modules in `ltrl_cli/commands/` register themselves on `app`; they import
+nothing heavy at module level, so `ltrl --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import traceback
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from ltrl_cli import __version__, console
+from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError
+from ltrl_cli.io import ClosedPipe, ReaderStats, Terminated, raise_on_sigterm
+
+PIPELINE_HELP = """\
+Build long-context RL data and train reasoning models on it (LongTraceRL).
+
+Every command reads JSONL on stdin and writes JSONL on stdout; logs, progress and
+summaries go to stderr.
+
+\b
+A whole pipeline on the embedded demo corpus, offline:
+  ltrl corpus demo -o demo.jsonl
+  ltrl index demo.jsonl -o idx
+  ltrl walk --index idx -n 200 | ltrl synth --index idx --backend template \\
+    | ltrl search-agent --index idx --backend lexical > traj.jsonl
+  ltrl tier < traj.jsonl | ltrl assemble --index idx > train.jsonl
+  ltrl stats < train.jsonl
+
+\b
+Exit codes: 0 ok (also when the reader closes the pipe early), 1 runtime or data
+error, 2 usage error, 130 interrupted, 143 terminated.
+"""
+
+app = typer.Typer(
+    name="ltrl",
+    help=PIPELINE_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,  # never dump locals: they may hold API keys
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"ltrl {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = None,
+) -> None:
+    """Build long-context RL data and train reasoning models on it (LongTraceRL)."""
+
+
+# Options shared by the record-streaming commands.
+SkipBad = Annotated[
+    bool, typer.Option("--skip-bad", help="Warn about bad input lines, skip them, and report the count.")
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr (warnings still show).")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors (also LTRL_DEBUG=1).")]
+Shard = Annotated[
+    Optional[str],
+    typer.Option("--shard", metavar="I/N", help="Process only shard I of N (by a hash of `id`), for batch jobs."),
+]
+
+
+class Run:
+    """What a running command shares with `command()`: counts and reader stats."""
+
+    def __init__(self, name: str):
+        self.tally = console.Tally(name)
+        self.reader = ReaderStats()
+
+    def add(self, key: str, n: int = 1) -> None:
+        self.tally.add(key, n)
+
+    def summary(self) -> str:
+        if self.reader.lines:
+            self.tally.counts = console.Counter(
+                {"in": self.reader.records, **self.tally.counts, "skipped": self.reader.skipped}
+            )
+        return self.tally.line()
+
+
+@contextlib.contextmanager
+def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: bool = True) -> Iterator[Run]:
+    """Run a command body: one-line errors, documented exit codes, a closing summary."""
+    console.configure(quiet=quiet, verbose=verbose)
+    raise_on_sigterm()
+    run = Run(name)
+    try:
+        yield run
+    except ClosedPipe:
+        raise typer.Exit(0)
+    except LtrlError as exc:
+        _fail(name, exc.message, exc.exit_code)
+    except KeyboardInterrupt:
+        _fail(name, "interrupted", EXIT_INTERRUPTED)
+    except Terminated:
+        _fail(name, "terminated", EXIT_TERMINATED)
+    except (typer.Exit, typer.Abort, SystemExit):
+        raise
+    except Exception as exc:  # a bug or an unforeseen backend failure: still one line
+        _fail(name, f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)", 1)
+    if summary:
+        console.info(run.summary())
+
+
+def _fail(name: str, message: str, code: int) -> None:
+    if console.is_verbose():
+        traceback.print_exc(file=sys.stderr)
+    console.console.print(f"ltrl {name}: {message}", markup=False, highlight=False)
+    raise typer.Exit(code)

@@ -1,0 +1,1 @@
+"""Back ends the stages stand on: index (Lucene + pages + link graph), llm, tokenize, judge."""

@@ -1,0 +1,224 @@
+"""One streaming layer for every command: JSONL in, JSONL out, line by line.
+
+- `read_records` parses stdin lazily; a bad line raises BadInput naming the line, or with
+  `skip_bad` is warned about, counted and skipped.
+- `records_out` hands out the record stream and, while it is open, sends anything else
+  written to file descriptor 1 (print, the JVM, C extensions, child processes) to stderr.
+- `write_records` writes whole lines only, so Ctrl-C or a closed pipe never leaves half a
+  record behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import signal
+import sys
+from typing import IO, Any, BinaryIO, Iterable, Iterator
+
+import orjson
+
+from ltrl_cli import console
+from ltrl_cli.errors import BadInput, UsageError
+
+_MISSING = object()
+
+
+class ReaderStats:
+    """What the reader saw: lines read, records yielded, bad lines skipped."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.records = 0
+        self.skipped = 0
+
+
+def read_records(
+    stream: BinaryIO | Iterable[bytes],
+    *,
+    skip_bad: bool = False,
+    source: str | None = None,
+    stats: ReaderStats | None = None,
+    required: tuple[str, ...] = (),
+) -> Iterator[dict]:
+    """Yield one dict per non-blank line of `stream`.
+
+    Each record is checked to be a JSON object holding the `required` keys (dotted paths
+    allowed). With `skip_bad`, a bad line is reported on stderr and skipped; otherwise it
+    raises BadInput naming the line.
+    """
+    stats = stats if stats is not None else ReaderStats()
+    for number, raw in enumerate(stream, start=1):
+        stats.lines = number
+        if not raw.strip():
+            continue
+        try:
+            record = _parse(raw, required)
+        except BadInput as exc:
+            exc = BadInput(exc.detail, line=number, source=source)
+            if not skip_bad:
+                raise exc from None
+            stats.skipped += 1
+            console.warn(f"skipping {exc.message}")
+            continue
+        stats.records += 1
+        yield record
+
+
+def _parse(raw: bytes, required: tuple[str, ...]) -> dict:
+    try:
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadInput(f"not valid JSON ({exc.args[0].split(':')[0]})") from None
+    if not isinstance(record, dict):
+        raise BadInput(f"expected a JSON object, got {_json_type(record)}")
+    for key in required:
+        if get_path(record, key, _MISSING) is _MISSING:
+            raise BadInput(f"missing field '{key}'")
+    return record
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def get_path(record: dict, path: str, default: Any = _MISSING) -> Any:
+    """Look up a dotted key path: get_path({"a": {"b": 1}}, "a.b") == 1."""
+    node: Any = record
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif default is _MISSING:
+            raise KeyError(path)
+        else:
+            return default
+    return node
+
+
+def set_path(record: dict, path: str, value: Any) -> None:
+    """Set a dotted key path, creating the dicts on the way."""
+    *parents, last = path.split(".")
+    node = record
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def dumps(record: dict) -> bytes:
+    """One JSONL line, newline included."""
+    return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)
+
+
+def write_records(records: Iterable[dict], out: IO[bytes], *, flush_every: int = 1) -> int:
+    """Write each record as one line; flush every `flush_every` records. Returns the count.
+
+    Slow stages keep the default (flush each record, so `| tee` keeps flowing); fast stages
+    pass a larger number.
+    """
+    count = 0
+    for record in records:
+        out.write(dumps(record))  # one write per line: the buffer always ends on a newline
+        count += 1
+        if count % flush_every == 0:
+            out.flush()
+    out.flush()
+    return count
+
+
+@contextlib.contextmanager
+def records_out() -> Iterator[IO[bytes]]:
+    """Yield a binary stream for JSONL; meanwhile fd 1 points at stderr.
+
+    `ltrl walk | head -1`: when the reader leaves, BrokenPipeError ends the command
+    quietly with exit 0 (typer's default would be 1, which breaks `set -o pipefail`).
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (io.UnsupportedOperation, AttributeError, ValueError):  # CliRunner has no real fd
+        yield sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+        return
+    saved_fd = os.dup(fd)
+    out = os.fdopen(saved_fd, "wb", buffering=1 << 16)
+    saved_stdout = sys.stdout
+    os.dup2(sys.stderr.fileno(), fd)
+    sys.stdout = sys.stderr
+    try:
+        yield out
+        out.flush()
+    except BrokenPipeError:
+        _silence(out)
+        raise ClosedPipe() from None
+    finally:
+        os.dup2(saved_fd, fd)  # give fd 1 back (matters in-process, e.g. under pytest)
+        sys.stdout = saved_stdout
+        try:
+            out.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+
+class ClosedPipe(Exception):
+    """The reader of stdout went away; the command ends with exit 0."""
+
+
+def _silence(out: IO[bytes]) -> None:
+    # Point the stream at /dev/null so the final flush at exit cannot raise again.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, out.fileno())
+    os.close(devnull)
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """'2/8' -> (2, 8): this process takes shard 2 of 8 (shards count from 0)."""
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard {text!r}: expected I/N, for example 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise UsageError(f"--shard {text!r}: need 0 <= I < N")
+    return index, count
+
+
+def in_shard(record_id: str, shard: tuple[int, int] | None) -> bool:
+    """Stable assignment of a record id to a shard (the same on every machine)."""
+    if shard is None:
+        return True
+    digest = hashlib.blake2b(str(record_id).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % shard[1] == shard[0]
+
+
+def shard_records(records: Iterable[dict], shard: tuple[int, int] | None) -> Iterator[dict]:
+    """Keep the records whose `id` falls in this shard."""
+    for record in records:
+        if in_shard(record.get("id", ""), shard):
+            yield record
+
+
+def stdin_records(**kwargs: Any) -> Iterator[dict]:
+    """read_records over stdin, with a hint when a person is typing at a terminal."""
+    if sys.stdin.isatty():
+        console.info("reading JSONL from stdin (Ctrl-D to end)...")
+    return read_records(sys.stdin.buffer, **kwargs)
+
+
+def raise_on_sigterm() -> None:
+    """Turn SIGTERM into KeyboardInterrupt-like handling so lines stay whole on `kill`."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated()
+
+    if hasattr(signal, "SIGTERM"):
+        try:
+            signal.signal(signal.SIGTERM, handler)
+        except ValueError:  # not the main thread (in-process tests)
+            pass
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived; the command flushes whole lines and exits 143."""

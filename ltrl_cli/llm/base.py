@@ -1,0 +1,73 @@
+"""What every LLM backend takes and returns, and the `<think>` split.
+
+A backend is anything with `name`, `model` and `async chat(request) -> ChatResponse`:
+`openai` (any OpenAI-compatible endpoint), `vllm` (in-process), `hf` (transformers on
+CPU), and the offline writers that stand in for a model. Records name the backend and
+model that produced them, so an offline stand-in never passes for a real model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    messages: list[dict[str, Any]]
+    temperature: float = 0.0
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    stop: list[str] | None = None
+    tools: list[dict[str, Any]] | None = None  # OpenAI tool schemas
+    extra: dict[str, Any] = field(default_factory=dict)  # passed through to the endpoint body
+
+    def payload(self) -> dict[str, Any]:
+        """The request as JSON-able data (the cache key is a hash of this plus the model)."""
+        body: dict[str, Any] = {"messages": self.messages, "temperature": self.temperature}
+        for key in ("top_p", "top_k", "max_tokens", "seed", "stop", "tools"):
+            value = getattr(self, key)
+            if value is not None:
+                body[key] = value
+        body.update(self.extra)
+        return body
+
+
+@dataclass
+class ChatResponse:
+    content: str  # the text after any reasoning (what the model "said")
+    reasoning: str | None = None  # `<think>` text or the endpoint's reasoning_content
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "name", "arguments": str}]
+    finish_reason: str | None = None  # "stop", "length", "tool_calls", ...
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached: bool = False  # served from the response cache
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+
+@runtime_checkable
+class LLM(Protocol):
+    name: str  # backend name: openai, vllm, hf, template, lexical, ...
+    model: str
+
+    async def chat(self, request: ChatRequest) -> ChatResponse: ...
+
+
+def split_think(text: str) -> tuple[str | None, str]:
+    """Split a reasoning model's output at the last `</think>`.
+
+    >>> split_think("<think>hmm</think> Paris")
+    ('hmm', 'Paris')
+    >>> split_think("Paris")
+    (None, 'Paris')
+    """
+    head, sep, tail = text.rpartition("</think>")
+    if not sep:
+        return None, text.strip()
+    reasoning = head.split("<think>", 1)[-1] if "<think>" in head else head
+    return reasoning.strip(), tail.strip()

@@ -1,0 +1,69 @@
+"""Shared test helpers: run the real CLI in a subprocess, find ../shared/data, check JSONL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def run_ltrl(*args: str, input: bytes | str | None = None, env: dict | None = None, timeout: float = 300,
+             cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m ltrl_cli ARGS` the way a user's shell would; returns bytes stdout/stderr."""
+    if isinstance(input, str):
+        input = input.encode()
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "ltrl_cli", *args],
+        input=input if input is not None else b"",
+        capture_output=True,
+        env=full_env,
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
+def jsonl(stdout: bytes) -> list[dict]:
+    """Parse stdout as JSONL, failing the test on any line that is not a JSON object."""
+    records = []
+    for number, line in enumerate(stdout.splitlines(), start=1):
+        value = orjson.loads(line)
+        assert isinstance(value, dict), f"stdout line {number} is not a JSON object: {line[:80]!r}"
+        records.append(value)
+    return records
+
+
+def to_jsonl(records: list[dict]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """../shared/data, or a skip naming the missing path."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data not found at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+@pytest.fixture
+def wikispeedia(shared_data: Path) -> Path:
+    path = shared_data / "wikispeedia-kilt.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _offline_env(monkeypatch):
+    # Tests never reach the network: tiktoken reads the shared cache, HF hubs stay offline.
+    if (SHARED_DATA / "tiktoken").is_dir():
+        monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
