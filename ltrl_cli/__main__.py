@@ -2,4 +2,5 @@ import sys
 
 from ltrl_cli.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,7 @@ import traceback
 from typing import Annotated, Iterator, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ltrl_cli import __version__, console
 from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError
@@ -38,8 +39,19 @@ Exit codes: 0 ok (also when the reader closes the pipe early), 1 runtime or data
 error, 2 usage error, 130 interrupted, 143 terminated.
 """
 
+class _PipelineOrder(TyperGroup):
+    """List commands in pipeline order (typer would put sub-groups such as `corpus` last)."""
+
+    def list_commands(self, ctx) -> list[str]:
+        from ltrl_cli.commands import ORDER
+
+        rank = {name.replace("_", "-"): i for i, name in enumerate(ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
     name="ltrl",
+    cls=_PipelineOrder,
     help=PIPELINE_HELP,
     no_args_is_help=True,
     add_completion=False,

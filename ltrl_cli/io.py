@@ -23,7 +23,8 @@ import orjson
 from ltrl_cli import console
 from ltrl_cli.errors import BadInput, UsageError
 
-_MISSING = object()
+_MISSING = object()  # get_path's "no default given"
+_ABSENT = object()  # a lookup result meaning "not there"
 
 
 class ReaderStats:
@@ -75,7 +76,7 @@ def _parse(raw: bytes, required: tuple[str, ...]) -> dict:
     if not isinstance(record, dict):
         raise BadInput(f"expected a JSON object, got {_json_type(record)}")
     for key in required:
-        if get_path(record, key, _MISSING) is _MISSING:
+        if get_path(record, key, _ABSENT) is _ABSENT:
             raise BadInput(f"missing field '{key}'")
     return record
 

@@ -1,0 +1,166 @@
+"""The streaming layer: parsing, bad lines, stdout purity, closed pipes, signals."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.io import (ReaderStats, dumps, get_path, in_shard, parse_shard, read_records, set_path,
+                         write_records)
+from tests.conftest import ROOT, jsonl
+
+
+def lines(*rows: str) -> io.BytesIO:
+    return io.BytesIO("".join(r + "\n" for r in rows).encode())
+
+
+def test_records_keep_their_keys_and_blank_lines_are_ignored():
+    got = list(read_records(lines('{"id": "a", "x": {"y": 1}}', "", '{"id": "b"}')))
+    assert got == [{"id": "a", "x": {"y": 1}}, {"id": "b"}]
+
+
+@pytest.mark.parametrize("row, message", [
+    ("{not json", "line 2: not valid JSON"),
+    ("[1, 2]", "line 2: expected a JSON object, got array"),
+    ('"text"', "line 2: expected a JSON object, got string"),
+    ('{"id": "b"}', "line 2: missing field 'question'"),
+])
+def test_a_bad_line_names_its_number_and_problem(row, message):
+    stream = lines('{"id": "a", "question": "q"}', row)
+    with pytest.raises(BadInput) as caught:
+        list(read_records(stream, required=("question",)))
+    assert caught.value.message.startswith(message)
+
+
+def test_required_keys_may_be_dotted_paths():
+    with pytest.raises(BadInput, match="missing field 'metadata.rubrics'"):
+        list(read_records(lines('{"metadata": {}}'), required=("metadata.rubrics",)))
+
+
+def test_skip_bad_counts_and_continues(capsys):
+    stats = ReaderStats()
+    got = list(read_records(lines('{"id": 1}', "oops", "[]", '{"id": 2}'), skip_bad=True, stats=stats))
+    assert [r["id"] for r in got] == [1, 2]
+    assert (stats.lines, stats.records, stats.skipped) == (4, 2, 2)
+    assert "line 2" in capsys.readouterr().err
+
+
+def test_reading_is_lazy():
+    def source():
+        yield b'{"id": 1}\n'
+        raise AssertionError("read past the first record")
+
+    assert next(read_records(source())) == {"id": 1}
+
+
+def test_dotted_paths():
+    record = {"a": {"b": 1}}
+    assert get_path(record, "a.b") == 1
+    assert get_path(record, "a.c", None) is None
+    with pytest.raises(KeyError):
+        get_path(record, "a.c")
+    set_path(record, "a.c.d", 2)
+    assert record == {"a": {"b": 1, "c": {"d": 2}}}
+
+
+def test_shards_partition_the_ids():
+    ids = [f"q{i}" for i in range(500)]
+    shards = [parse_shard(f"{i}/4") for i in range(4)]
+    owners = [[s for s in shards if in_shard(i, s)] for i in ids]
+    assert all(len(o) == 1 for o in owners)
+    assert all(sum(in_shard(i, s) for i in ids) > 60 for s in shards)  # roughly balanced
+
+
+@pytest.mark.parametrize("text", ["4/4", "1", "a/b", "-1/3", "0/0"])
+def test_bad_shard_is_a_usage_error(text):
+    with pytest.raises(UsageError):
+        parse_shard(text)
+
+
+def test_write_records_writes_whole_lines():
+    out = io.BytesIO()
+    assert write_records(iter([{"id": 1}, {"id": 2, "t": "é"}]), out, flush_every=10) == 2
+    assert out.getvalue() == dumps({"id": 1}) + dumps({"id": 2, "t": "é"})
+
+
+# A tiny command built on the real layer, run as a user would run one.
+APP = textwrap.dedent('''
+    import os, subprocess, sys, time, typer
+    from ltrl_cli.app import command
+    from ltrl_cli.io import records_out, stdin_records, write_records
+
+    app = typer.Typer()
+
+    @app.command()
+    def main(mode: str) -> None:
+        with command("demo") as run, records_out() as out:
+            if mode == "noisy":
+                print("chatter from print")
+                os.write(1, b"chatter from fd 1\\n")
+                subprocess.run(["echo", "chatter from a child"])
+                records = stdin_records(stats=run.reader)
+            elif mode == "endless":
+                records = ({"id": i, "pad": "x" * 100} for i in iter(int, 1))
+            else:  # slow
+                def slow():
+                    for i in range(10_000):
+                        time.sleep(0.01)
+                        yield {"id": i}
+                records = slow()
+            run.add("out", write_records(records, out))
+
+    app()
+''')
+
+
+def run_app(mode: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", APP, mode], env=env, **kwargs)
+
+
+def test_stdout_carries_records_only_even_when_libraries_print():
+    proc = run_app("noisy", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(b'{"id": 1}\n{"id": 2}\n', timeout=60)
+    assert proc.returncode == 0, err
+    assert jsonl(out) == [{"id": 1}, {"id": 2}]
+    for chatter in (b"from print", b"from fd 1", b"from a child"):
+        assert chatter in err
+    assert b"demo: 2 in, 2 out, 0 skipped" in err
+
+
+def test_a_bad_line_stops_with_one_message_and_exit_1():
+    proc = run_app("noisy", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(b'{"id": 1}\n{"id": 2\n', timeout=60)
+    assert proc.returncode == 1
+    assert b"ltrl demo: line 2: not valid JSON" in err
+    assert all(line.endswith(b"}") for line in out.splitlines())
+
+
+def test_closed_pipe_exits_0_quietly():
+    shell = f"{sys.executable} -c '{APP}' endless | head -1"
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert jsonl(proc.stdout)[0]["id"] == 0
+    assert proc.stderr == b""
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signals_leave_only_complete_lines(sig, code):
+    proc = run_app("slow", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()  # the command is running and writing
+    time.sleep(0.2)
+    proc.send_signal(sig)
+    rest, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    records = jsonl(first + rest)
+    assert [r["id"] for r in records] == list(range(len(records)))
+    assert (first + rest).endswith(b"\n")
