@@ -67,3 +67,32 @@ def _offline_env(monkeypatch):
         monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
+# ---- the demo corpus and an index of it, shared by every area's tests (helper H1) ----
+
+DEMO_PAGES = 400
+DEMO_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def demo_pages() -> list[dict]:
+    """400 pages of the embedded synthetic encyclopedia (seed 7), as KILT records."""
+    from ltrl_cli.corpus import generate_demo
+
+    return list(generate_demo(DEMO_PAGES, seed=DEMO_SEED))
+
+
+@pytest.fixture(scope="session")
+def demo_index(demo_pages, tmp_path_factory) -> Path:
+    """Path of an index of `demo_pages`, built once per session by the real `ltrl index` code.
+
+    Open it with `ltrl_cli.backends.index.open_index(demo_index)`, or pass it as `--index`.
+    """
+    from ltrl_cli.stages.index import build_index
+
+    root = tmp_path_factory.mktemp("demo-index")
+    source = root / "demo.jsonl"
+    source.write_bytes(to_jsonl(demo_pages))
+    build_index(source, root / "idx", threads=1)
+    return root / "idx"

