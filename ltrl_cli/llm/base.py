@@ -23,6 +23,9 @@ class ChatRequest:
     stop: list[str] | None = None
     tools: list[dict[str, Any]] | None = None  # OpenAI tool schemas
     extra: dict[str, Any] = field(default_factory=dict)  # passed through to the endpoint body
+    # Told apart in the response cache but never sent: (record id, rollout index) keeps K
+    # samples of one prompt from sharing one cached answer.
+    cache_key: Any = None
 
     def payload(self) -> dict[str, Any]:
         """The request as JSON-able data (the cache key is a hash of this plus the model)."""
