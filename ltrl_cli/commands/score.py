@@ -1,0 +1,169 @@
+"""`ltrl score`: the method's rewards for existing responses, or as a reward server."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
+from ltrl_cli.llm.options import (
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+)
+
+REWARD = "Reward"
+KEYS = "Input keys"
+SERVER = "Reward server"
+
+Mode = Annotated[str, typer.Option(
+    "--mode", rich_help_panel=REWARD, metavar="MODE",
+    help="How outcome and rubric combine: positive-only (the method), pos-neg, neg-only, longrlvr.")]
+Alpha = Annotated[float, typer.Option(
+    "--alpha", min=0.0, max=1.0, rich_help_panel=REWARD, help="Weight of the rubric reward (the paper: 0.3).")]
+EvalMode = Annotated[bool, typer.Option(
+    "--eval", rich_help_panel=REWARD,
+    help="Evaluation: the outcome alone (alpha 0, positive-only); rubrics become optional.")]
+RubricOn = Annotated[str, typer.Option(
+    "--rubric-on", rich_help_panel=REWARD, metavar="PART",
+    help="Where gold entities are searched: content (after </think>, the paper), reasoning, or both.")]
+Thinking = Annotated[bool, typer.Option(
+    "--thinking/--no-thinking", rich_help_panel=REWARD,
+    help="Responses come from a reasoning model (`...</think> answer`). With --no-thinking a response "
+         "without </think> is all content.")]
+JudgeName = Annotated[str, typer.Option(
+    "--judge", rich_help_panel=REWARD, metavar="JUDGE",
+    help="Outcome judge: exact (normalised exact match), contains (label as whole words), "
+         "llm (the method's LLM judge at --base-url/--model).")]
+AllowJudgeErrors = Annotated[bool, typer.Option(
+    "--allow-judge-errors", rich_help_panel=REWARD,
+    help="Exit 0 even when some verdicts could not be obtained (they stay marked `judge_error`).")]
+
+
+def _key(flag: str, default: str | None, what: str):
+    return Annotated[Optional[str] if default is None else str, typer.Option(flag, metavar="KEY", rich_help_panel=KEYS, help=what)]
+
+
+LabelKey = _key("--label-key", "label", "Dotted path of the gold answer.")
+RubricsKey = _key("--rubrics-key", "rubrics", "Dotted path of the gold entities, e.g. metadata.rubrics.")
+QuestionKey = _key("--question-key", "question", "Dotted path of the question (shown to the LLM judge).")
+ResponseKey = _key("--response-key", None,
+                   "Dotted path of the response(s): a list (a group per line) or a string (one per line). "
+                   "Default: `responses`, else `response`.")
+GroupKey = _key("--group-key", "id", "With one response per line: consecutive lines sharing this key form a group.")
+TruncatedKey = _key("--truncated-key", "truncated", "Dotted path of truncation flags (a boolean per response).")
+
+Serve = Annotated[bool, typer.Option("--serve", rich_help_panel=SERVER,
+                                     help="Run the HTTP reward server instead of reading stdin.")]
+Port = Annotated[int, typer.Option("--port", min=0, max=65535, rich_help_panel=SERVER,
+                                   help="Port to listen on (0: any free port, printed on stderr).")]
+Host = Annotated[str, typer.Option("--host", rich_help_panel=SERVER,
+                                   help="Address to bind (loopback unless you say otherwise).")]
+
+
+@app.command("score")
+def score_command(
+    mode: Mode = "positive-only", alpha: Alpha = 0.3, eval_mode: EvalMode = False, rubric_on: RubricOn = "content",
+    thinking: Thinking = True, judge: JudgeName = "exact", allow_judge_errors: AllowJudgeErrors = False,
+    label_key: LabelKey = "label", rubrics_key: RubricsKey = "rubrics", question_key: QuestionKey = "question",
+    response_key: ResponseKey = None, group_key: GroupKey = "id", truncated_key: TruncatedKey = "truncated",
+    serve: Serve = False, port: Port = 8000, host: Host = "127.0.0.1",
+    backend: Backend = "openai", base_url: BaseUrl = None, model: Model = None, api_key_env: ApiKeyEnv = None,
+    concurrency: Concurrency = 32, timeout: Timeout = 120.0, max_retries: MaxRetries = 6,
+    temperature: Temperature = None, max_tokens: MaxTokens = None, cache: CachePath = None, no_cache: NoCache = False,
+    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+) -> None:
+    """Judge responses and compute the method's rewards (outcome, rubric, group-normalised).
+
+    Reads: a group per line `{"id", "label", "rubrics", "question"?, "responses": [...]}`,
+    or one `response` per line (consecutive lines sharing --group-key form a group).
+    Adds: `rewards` (one object per response; `reward` on one-response lines) with
+    reward, outcome_reward, rubric_reward, rubric_reward_normalized, malformed, truncated,
+    judge, and judge_error when no verdict could be obtained; `score` (mode, alpha, judge).
+    Exits 1 at the end if any verdict is missing, unless --allow-judge-errors.
+
+    \b
+    Example:
+      ltrl score --judge contains < groups.jsonl > scored.jsonl
+      ltrl score --judge llm --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B \\
+        --rubrics-key metadata.rubrics --eval < outputs.jsonl
+      ltrl score --serve --port 8080 --judge llm --base-url http://localhost:8000/v1 --model judge
+    """
+    from ltrl_cli.errors import LtrlError
+    from ltrl_cli.llm.options import LLMOptions
+    from ltrl_cli.stages.score import Keys
+
+    with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
+        options = _score_options(mode, alpha, eval_mode, rubric_on, thinking)
+        the_judge = _make_judge(judge, LLMOptions.pick(locals()))
+        if serve:
+            from ltrl_cli.serve import serve_forever
+
+            serve_forever(the_judge, options, host=host, port=port, concurrency=concurrency)
+            return
+        keys = Keys(label=label_key, rubrics=rubrics_key, question=question_key, response=response_key or None,
+                    group=group_key, truncated=truncated_key)
+        errors = _score_stdin(run, the_judge, options, keys, concurrency, skip_bad)
+        if errors and not allow_judge_errors:
+            raise LtrlError(f"{errors:,} response(s) got no verdict (see `judge_error` in the records); "
+                            f"fix the judge endpoint and rerun (cached verdicts are reused), or pass "
+                            f"--allow-judge-errors")
+
+
+def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thinking: bool):
+    from ltrl_cli.errors import UsageError
+    from ltrl_cli.rewards import MODES, RUBRIC_ON
+    from ltrl_cli.stages.score import ScoreOptions
+
+    if mode not in MODES:
+        raise UsageError(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
+    if rubric_on not in RUBRIC_ON:
+        raise UsageError(f"--rubric-on {rubric_on!r}: choose one of {', '.join(RUBRIC_ON)}")
+    if eval_mode:
+        mode, alpha = "positive-only", 0.0
+    return ScoreOptions(mode=mode, alpha=alpha, rubric_on=rubric_on, thinking=thinking)
+
+
+def _make_judge(name: str, llm_options):
+    from ltrl_cli.backends.judge import JUDGES, make_judge
+    from ltrl_cli.errors import UsageError
+
+    if name not in JUDGES:
+        raise UsageError(f"--judge {name!r}: choose one of {', '.join(JUDGES)}")
+    if name != "llm":
+        return make_judge(name)
+    from ltrl_cli.llm.options import make_llm
+
+    llm = make_llm(llm_options)
+    opts = {"max_tokens": llm_options.max_tokens}
+    if llm_options.temperature is not None:
+        opts["temperature"] = llm_options.temperature
+    return make_judge("llm", llm, **opts)
+
+
+def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:
+    """Score stdin to stdout; returns how many responses got no verdict."""
+    from ltrl_cli import console
+    from ltrl_cli.io import records_out, stdin_records, write_records
+    from ltrl_cli.stages.score import judge_errors, score
+
+    errors = 0
+
+    def skipped(exc) -> None:
+        run.reader.skipped += 1
+        console.warn(f"skipping {exc.message}")
+
+    def counted(records):
+        nonlocal errors
+        for record in records:
+            found = judge_errors(record)
+            if found:
+                errors += found
+                run.add("judge errors", found)
+            yield record
+
+    with records_out() as out:
+        records = stdin_records(skip_bad=skip_bad, stats=run.reader)
+        scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
+                       stats=run.reader, skip_bad=skip_bad, on_skip=skipped)
+        run.add("out", write_records(counted(scored), out))
+    return errors

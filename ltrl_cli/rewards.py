@@ -1,0 +1,288 @@
+"""The method's reward rules as pure functions (no I/O): ltrl score, ltrl grpo and the
+reward server all call these, so the three can never disagree.
+
+The rules are METHOD.md "Reward" (what the authors' reward server computes):
+
+1. A response splits at its last `</think>`: reasoning before, final content after.
+   No final content means outcome 0.
+2. The rubric reward is the fraction of gold entities whose normalised form is a substring
+   of the normalised response (the content by default; reasoning or both on request).
+3. Within a GRPO group the rubric reward is divided by the group's maximum (when > 0).
+4. Outcome and rubric are combined by one of four modes with weight alpha.
+
+    >>> [round(r.reward, 2) for r in score_group(
+    ...     ["<think>x</think> Paris, via France", "<think>y</think> Lyon"],
+    ...     [1.0, 0.0], ["France", "Europe"])]
+    [1.0, 0.0]
+
+Decisions the method leaves open, fixed here and documented in docs/score.md:
+- an empty rubric list (or one whose entities all normalise to nothing) scores 0.0;
+- an entity that normalises to the empty string is dropped (it cannot be found or missed);
+- a response with no verdict (outcome None: the judge failed) is *excluded*: its reward
+  is None, and it does not take part in the group maximum. It is never scored as 0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+MODES = ("positive-only", "pos-neg", "neg-only", "longrlvr")
+RUBRIC_ON = ("content", "reasoning", "both")
+DEFAULT_MODE = "positive-only"
+DEFAULT_ALPHA = 0.3  # the paper's weight; 0.1 and 0.5 did worse
+
+THINK_CLOSE = "</think>"
+THINK_OPEN = "<think>"
+
+# One token is a run of ASCII word characters or a single CJK ideograph (CJK Unified
+# Ideographs and Extension A, Compatibility Ideographs, Extensions B-F and supplement).
+# Chinese has no spaces, so each ideograph is its own token; then "北京" matches "北京市".
+_TOKEN = re.compile(r"[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
+def normalize(text: str) -> str:
+    """Lower-case, keep runs of `[a-z0-9_]` and single CJK characters, join with spaces.
+
+    >>> normalize("  The Eiffel-Tower (Paris)!! ")
+    'the eiffel tower paris'
+    >>> normalize("Zürich, 北京市")
+    'z rich 北 京 市'
+    >>> normalize("...")
+    ''
+    """
+    return " ".join(_TOKEN.findall(text.lower()))
+
+
+def rubric_recall(text: str, rubrics: Sequence[str]) -> float:
+    """Fraction of rubric entities whose normalised form is a substring of the normalised text.
+
+    Entities that normalise to "" are dropped; with nothing left the recall is 0.0 (no
+    evidence of the chain is no reward for it). Duplicates count as often as they appear.
+
+    >>> rubric_recall("He was born in New York City.", ["new york", "Boston", "--"])
+    0.5
+    >>> rubric_recall("anything", [])
+    0.0
+    """
+    entities = [e for e in (normalize(r) for r in rubrics) if e]
+    if not entities:
+        return 0.0
+    haystack = normalize(text)
+    return sum(1 for e in entities if e in haystack) / len(entities)
+
+
+@dataclass(frozen=True)
+class ResponseParts:
+    """A response split at its last `</think>`."""
+
+    reasoning: str  # text before the last `</think>` (a leading `<think>` removed), stripped
+    content: str  # text after the last `</think>`, stripped: what the judge sees
+    think_closes: int  # how many `</think>` the text holds
+    malformed: bool  # not exactly one `</think>`
+    empty_content: bool  # no final content: outcome 0 whatever the judge would say
+
+
+def split_response(text: str, *, thinking: bool = True) -> ResponseParts:
+    """Split at the last `</think>`; flag malformed thinking and empty content.
+
+    With `thinking` (a reasoning model, the method's setting) a response without
+    `</think>` never finished thinking: all of it is reasoning and the content is empty.
+    With `thinking=False` (a model that does not think) all of it is content, and only more
+    than one `</think>` is malformed.
+
+    >>> split_response("<think>Paris is in France</think>\\n\\nParis")
+    ResponseParts(reasoning='Paris is in France', content='Paris', think_closes=1, malformed=False, empty_content=False)
+    >>> split_response("still thinking about it").empty_content
+    True
+    >>> split_response("a</think>b</think>c").content, split_response("a</think>b</think>c").malformed
+    ('c', True)
+    """
+    closes = text.count(THINK_CLOSE)
+    if closes:
+        head, _, tail = text.rpartition(THINK_CLOSE)
+    elif thinking:
+        head, tail = text, ""
+    else:
+        head, tail = "", text
+    head = head.strip()
+    if head.startswith(THINK_OPEN):
+        head = head[len(THINK_OPEN):].strip()
+    content = tail.strip()
+    malformed = closes != 1 if thinking else closes > 1
+    return ResponseParts(head, content, closes, malformed, not content)
+
+
+def rubric_source(parts: ResponseParts, on: str = "content") -> str:
+    """The text the rubric is searched in: `content` (the paper), `reasoning`, or `both`.
+
+    >>> rubric_source(split_response("<think>a</think>b"), "both")
+    'a\\nb'
+    """
+    if on == "content":
+        return parts.content
+    if on == "reasoning":
+        return parts.reasoning
+    if on == "both":
+        return f"{parts.reasoning}\n{parts.content}"
+    raise ValueError(f"rubric_on must be one of {', '.join(RUBRIC_ON)}, got {on!r}")
+
+
+def group_normalize(values: Sequence[float]) -> list[float]:
+    """Divide by the group's maximum when it is > 0; otherwise leave the values unchanged.
+
+    >>> group_normalize([0.25, 0.5, 0.0])
+    [0.5, 1.0, 0.0]
+    >>> group_normalize([0.0, 0.0])
+    [0.0, 0.0]
+    """
+    top = max(values, default=0.0)
+    if top <= 0:
+        return [float(v) for v in values]
+    return [v / top for v in values]
+
+
+def combine(outcome: float, rubric: float, mode: str = DEFAULT_MODE, alpha: float = DEFAULT_ALPHA) -> float:
+    """Combine the outcome reward r_out and the (group-normalised) rubric reward r_rub.
+
+    - positive-only (the method): r_out if r_out == 0 else (1 - alpha) r_out + alpha r_rub
+    - pos-neg: (1 - alpha) r_out + alpha r_rub
+    - neg-only: r_out if r_out > 0 else alpha r_rub
+    - longrlvr: r_out + alpha r_rub + (1 - alpha) r_out r_rub
+
+    At evaluation alpha is 0, which leaves the outcome alone in the first three modes
+    (longrlvr keeps its r_out * r_rub term, as its formula says).
+
+    >>> combine(1.0, 0.5), combine(0.0, 0.5)
+    (0.85, 0.0)
+    >>> round(combine(0.0, 0.5, "neg-only"), 2), combine(1.0, 0.5, "longrlvr")
+    (0.15, 1.5)
+    """
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    if mode == "positive-only":
+        return outcome if outcome == 0 else (1 - alpha) * outcome + alpha * rubric
+    if mode == "pos-neg":
+        return (1 - alpha) * outcome + alpha * rubric
+    if mode == "neg-only":
+        return outcome if outcome > 0 else alpha * rubric
+    if mode == "longrlvr":
+        return outcome + alpha * rubric + (1 - alpha) * outcome * rubric
+    raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+
+
+@dataclass
+class Reward:
+    """One response's reward and how it was reached.
+
+    `excluded` responses (no verdict) have reward, outcome_reward and
+    rubric_reward_normalized None: a trainer must mask them, never treat them as 0.
+    """
+
+    reward: float | None
+    outcome_reward: float | None
+    rubric_reward: float  # raw recall in [0, 1]
+    rubric_reward_normalized: float | None  # divided by the group max; None outside a group
+    malformed: bool
+    truncated: bool
+    excluded: bool = False
+    empty_content: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_outcome(outcome: float | None) -> float | None:
+    if outcome is None:
+        return None
+    if not 0.0 <= outcome <= 1.0:
+        raise ValueError(f"outcome must be in [0, 1] or None, got {outcome}")
+    return float(outcome)
+
+
+def _parts_and_recall(
+    responses: Sequence[str], rubrics: Sequence[str], rubric_on: str, thinking: bool
+) -> tuple[list[ResponseParts], list[float]]:
+    if rubric_on not in RUBRIC_ON:
+        raise ValueError(f"rubric_on must be one of {', '.join(RUBRIC_ON)}, got {rubric_on!r}")
+    parts = [split_response(r, thinking=thinking) for r in responses]
+    return parts, [rubric_recall(rubric_source(p, rubric_on), rubrics) for p in parts]
+
+
+def score_group(
+    responses: Sequence[str],
+    outcomes: Sequence[float | None],
+    rubrics: Sequence[str],
+    *,
+    mode: str = DEFAULT_MODE,
+    alpha: float = DEFAULT_ALPHA,
+    rubric_on: str = "content",
+    truncated: Sequence[bool] | None = None,
+    thinking: bool = True,
+) -> list[Reward]:
+    """Score one GRPO group: the responses to one prompt, with their judged outcomes.
+
+    `outcomes[i]` is the judge's verdict (1.0 correct, 0.0 wrong) or None when no verdict
+    could be obtained. A response with empty content gets outcome 0 whatever was passed
+    (the judge need not be asked). A None outcome on a response with content excludes it:
+    reward None, left out of the group maximum.
+
+    >>> rs = score_group(["</think>A B", "</think>A", "</think>C"], [1, 1, 0], ["a", "b"])
+    >>> [(r.reward, r.rubric_reward_normalized) for r in rs]
+    [(1.0, 1.0), (0.85, 0.5), (0.0, 0.0)]
+    """
+    if len(outcomes) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(outcomes)} outcomes")
+    if truncated is not None and len(truncated) != len(responses):
+        raise ValueError(f"{len(responses)} responses but {len(truncated)} truncated flags")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    parts, recalls = _parts_and_recall(responses, rubrics, rubric_on, thinking)
+    outs = [0.0 if p.empty_content else _check_outcome(o) for p, o in zip(parts, outcomes)]
+    # The group max is taken over the responses that are scored: an excluded response's
+    # rubric must not rescale the others.
+    kept = [i for i, o in enumerate(outs) if o is not None]
+    normalized = dict(zip(kept, group_normalize([recalls[i] for i in kept])))
+    rewards = []
+    for i, (p, out) in enumerate(zip(parts, outs)):
+        norm = normalized.get(i)
+        rewards.append(Reward(
+            reward=None if out is None else combine(out, norm, mode, alpha),
+            outcome_reward=out,
+            rubric_reward=recalls[i],
+            rubric_reward_normalized=norm,
+            malformed=p.malformed,
+            truncated=bool(truncated[i]) if truncated is not None else False,
+            excluded=out is None,
+            empty_content=p.empty_content,
+        ))
+    return rewards
+
+
+def score_response(
+    response: str,
+    outcome: float | None,
+    rubrics: Sequence[str],
+    *,
+    mode: str = DEFAULT_MODE,
+    alpha: float = DEFAULT_ALPHA,
+    rubric_on: str = "content",
+    truncated: bool = False,
+    thinking: bool = True,
+) -> Reward:
+    """Score one response on its own, with the raw rubric reward (no group shaping).
+
+    This is what the paper's reward server answers per request; the trainer does the
+    group shaping. `rubric_reward_normalized` is None.
+
+    >>> score_response("<think>x</think> Paris, France", 1.0, ["France", "Europe"]).reward
+    0.85
+    """
+    [reward] = score_group([response], [outcome], rubrics, mode=mode, alpha=alpha, rubric_on=rubric_on,
+                           truncated=[truncated], thinking=thinking)
+    if reward.excluded:
+        return reward
+    reward.rubric_reward_normalized = None
+    reward.reward = combine(reward.outcome_reward, reward.rubric_reward, mode, alpha)
+    return reward

@@ -1,0 +1,277 @@
+"""`ltrl score`: judge each response's outcome and compute the method's rewards.
+
+Two input layouts, told apart per record by the value at the response key:
+- a group per line: `{"id", "label", "rubrics": [...], "question"?, "responses": [...]}`
+  -> the record plus `rewards` (one object per response, group-normalised);
+- one response per line: `{"id", "label", "rubrics", "response": "..."}`; consecutive
+  lines with the same group key (default `id`) form one group -> each line plus `reward`.
+
+The judging is async (many judge calls in flight, bounded); the reward arithmetic is
+`ltrl_cli.rewards`, the same functions `ltrl grpo` and the reward server call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Sequence
+
+from ltrl_cli import rewards as R
+from ltrl_cli.backends.judge import Judge, Verdict
+from ltrl_cli.errors import BadInput
+from ltrl_cli.io import ReaderStats, get_path
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class ScoreOptions:
+    """How rewards are computed (see ltrl_cli.rewards)."""
+
+    mode: str = R.DEFAULT_MODE
+    alpha: float = R.DEFAULT_ALPHA
+    rubric_on: str = "content"
+    thinking: bool = True  # responses come from a reasoning model (`... </think> answer`)
+
+    @property
+    def uses_rubric(self) -> bool:
+        """False in eval mode (alpha 0), where the reward is the outcome alone."""
+        return self.alpha > 0 or self.mode == "longrlvr"
+
+    def describe(self, judge: Judge) -> dict[str, Any]:
+        """The `score` provenance block written into each record."""
+        info = {"mode": self.mode, "alpha": self.alpha, "rubric_on": self.rubric_on, "judge": judge.name}
+        model = getattr(judge, "model", None)
+        if model:
+            info["judge_model"] = model
+        return info
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Dotted key paths into the input records."""
+
+    label: str = "label"
+    rubrics: str = "rubrics"
+    question: str = "question"
+    response: str | None = None  # None: `responses` (a list) or else `response` (one string)
+    group: str = "id"
+    truncated: str = "truncated"
+
+
+@dataclass
+class Item:
+    """What is scored together: one group, from one record or from consecutive records."""
+
+    records: list[dict]
+    responses: list[str]
+    label: str
+    rubrics: list[str]
+    question: str | None
+    truncated: list[bool]
+    grouped_lines: bool  # True: one response per record; False: one record holds the group
+
+
+# ---------------------------------------------------------------- reading and checking
+
+def _field(record: dict, path: str, default: Any = _MISSING) -> Any:
+    value = get_path(record, path, _MISSING)
+    if value is _MISSING:
+        if default is _MISSING:
+            raise BadInput(f"missing field '{path}'")
+        return default
+    return value
+
+
+def _label(record: dict, keys: Keys) -> str:
+    label = _field(record, keys.label)
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        raise BadInput(f"field '{keys.label}' must be a string, got {type(label).__name__}")
+    return str(label)
+
+
+def _rubrics(record: dict, keys: Keys, options: ScoreOptions) -> list[str]:
+    rubrics = _field(record, keys.rubrics, _MISSING if options.uses_rubric else [])
+    if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
+        raise BadInput(f"field '{keys.rubrics}' must be a list of strings")
+    return rubrics
+
+
+def _question(record: dict, keys: Keys) -> str | None:
+    question = get_path(record, keys.question, None)
+    return question if isinstance(question, str) else None
+
+
+def _responses(record: dict, keys: Keys) -> tuple[list[str], bool]:
+    """The record's responses and whether it is a one-response line."""
+    paths = [keys.response] if keys.response else ["responses", "response"]
+    for path in paths:
+        value = get_path(record, path, _MISSING)
+        if value is _MISSING:
+            continue
+        if isinstance(value, str):
+            return [value], True
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value, False
+        raise BadInput(f"field '{path}' must be a string or a list of strings")
+    raise BadInput(f"missing field '{' or '.join(paths)}'")
+
+
+def _truncated(record: dict, keys: Keys, count: int) -> list[bool]:
+    value = get_path(record, keys.truncated, None)
+    if value is None:
+        return [False] * count
+    if isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, list) or len(value) != count or not all(isinstance(v, bool) for v in value):
+        raise BadInput(f"field '{keys.truncated}' must be a boolean per response ({count})")
+    return value
+
+
+def check_record(record: dict, keys: Keys, options: ScoreOptions) -> Item:
+    """Validate one record into an Item; BadInput (without a line number) when unusable."""
+    responses, single = _responses(record, keys)
+    return Item([record], responses, _label(record, keys), _rubrics(record, keys, options),
+                _question(record, keys), _truncated(record, keys, len(responses)), single)
+
+
+def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: ReaderStats | None = None,
+          skip_bad: bool = False, on_skip: Any = None) -> Iterator[Item]:
+    """Records -> Items; consecutive one-response lines with the same group key merge.
+
+    A bad record raises BadInput naming its line (from `stats`, which the reader updates as
+    it yields), or with `skip_bad` is passed to `on_skip(exc)` and left out.
+    """
+    pending: Item | None = None
+    pending_key: Any = None
+    for number, record in enumerate(records, start=1):
+        line = stats.lines if stats is not None and stats.lines else number
+        try:
+            item = check_record(record, keys, options)
+            key = get_path(record, keys.group, None) if item.grouped_lines else None
+            joins = pending is not None and item.grouped_lines and key is not None and key == pending_key
+            if joins and item.label != pending.label:
+                raise BadInput(f"label {item.label!r} differs from its group's {pending.label!r}")
+        except BadInput as exc:
+            exc = BadInput(exc.detail, line=line)
+            if not skip_bad:
+                raise exc from None
+            if on_skip is not None:
+                on_skip(exc)
+            continue
+        if joins:
+            _merge(pending, item)
+            continue
+        if pending is not None:
+            yield pending
+            pending = None
+        if item.grouped_lines:
+            pending, pending_key = item, key
+        else:
+            yield item
+    if pending is not None:
+        yield pending
+
+
+def _merge(group: Item, item: Item) -> None:
+    group.records.extend(item.records)
+    group.responses.extend(item.responses)
+    group.truncated.extend(item.truncated)
+
+
+# ---------------------------------------------------------------- judging and scoring
+
+async def judge_responses(judge: Judge, question: str | None, label: str, responses: Sequence[str],
+                          *, thinking: bool = True, limit: asyncio.Semaphore | None = None
+                          ) -> tuple[list[R.ResponseParts], list[Verdict | None]]:
+    """Judge every response with content, concurrently; empty content is not judged (None)."""
+    parts = [R.split_response(r, thinking=thinking) for r in responses]
+
+    async def one(p: R.ResponseParts) -> Verdict | None:
+        if p.empty_content:
+            return None
+        if limit is None:
+            return await judge.judge(question, p.content, label)
+        async with limit:
+            return await judge.judge(question, p.content, label)
+
+    return parts, list(await asyncio.gather(*(one(p) for p in parts)))
+
+
+def reward_objects(judge: Judge, responses: Sequence[str], verdicts: Sequence[Verdict | None],
+                   rubrics: Sequence[str], options: ScoreOptions, truncated: Sequence[bool],
+                   *, group: bool = True) -> list[dict]:
+    """The per-response reward dicts written to records (or answered by the server)."""
+    outcomes = [0.0 if v is None else v.outcome for v in verdicts]
+    kwargs = dict(mode=options.mode, alpha=options.alpha, rubric_on=options.rubric_on, thinking=options.thinking)
+    if group:
+        scored = R.score_group(responses, outcomes, rubrics, truncated=truncated, **kwargs)
+    else:
+        scored = [R.score_response(r, o, rubrics, truncated=t, **kwargs)
+                  for r, o, t in zip(responses, outcomes, truncated)]
+    return [_with_judge(s.to_dict(), judge, v) for s, v in zip(scored, verdicts)]
+
+
+def _with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
+    if verdict is None:
+        reward["judge"] = {"name": judge.name, "correct": None, "skipped": "no final content"}
+        return reward
+    details = {"name": judge.name, "correct": verdict.correct, "answer": verdict.answer,
+               "attempts": verdict.attempts}
+    if verdict.raw is not None:
+        details["raw"] = verdict.raw
+    reward["judge"] = details
+    if verdict.error:
+        reward["judge_error"] = verdict.error
+    return reward
+
+
+async def score_item(item: Item, judge: Judge, options: ScoreOptions,
+                     limit: asyncio.Semaphore | None = None) -> list[dict]:
+    """Judge and score one Item; returns its records with `rewards` / `reward` added."""
+    _, verdicts = await judge_responses(judge, item.question, item.label, item.responses,
+                                        thinking=options.thinking, limit=limit)
+    scored = reward_objects(judge, item.responses, verdicts, item.rubrics, options, item.truncated)
+    provenance = options.describe(judge)
+    if not item.grouped_lines:
+        return [{**item.records[0], "rewards": scored, "score": provenance}]
+    return [{**record, "reward": reward, "score": provenance} for record, reward in zip(item.records, scored)]
+
+
+def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = ScoreOptions(), keys: Keys = Keys(),
+          concurrency: int = 16, stats: ReaderStats | None = None, skip_bad: bool = False,
+          on_skip: Any = None) -> Iterator[dict]:
+    """The stage: records in, records with rewards out, in input order.
+
+    Up to `concurrency` judge calls are in flight at once, across groups; records stream
+    (a group is written as soon as it and every group before it are scored).
+    """
+    from ltrl_cli.llm.runner import bounded_map
+
+    limit = _LazySemaphore(concurrency)
+
+    async def run(item: Item) -> list[dict]:
+        return await score_item(item, judge, options, limit.get())
+
+    stream = items(records, keys, options, stats=stats, skip_bad=skip_bad, on_skip=on_skip)
+    for scored in bounded_map(run, stream, concurrency=concurrency, keep_order=True):
+        yield from scored
+
+
+class _LazySemaphore:
+    """An asyncio.Semaphore made on first use, inside the loop that will use it."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._semaphore: asyncio.Semaphore | None = None
+
+    def get(self) -> asyncio.Semaphore:
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.size)
+        return self._semaphore
+
+
+def judge_errors(record: dict) -> int:
+    """How many of a scored record's responses have a judge_error."""
+    found = record.get("rewards") or ([record["reward"]] if isinstance(record.get("reward"), dict) else [])
+    return sum(1 for r in found if isinstance(r, dict) and r.get("judge_error"))

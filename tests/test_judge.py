@@ -1,0 +1,203 @@
+"""Outcome judges: normalised matching, verdict parsing, and the LLM judge against a
+scripted in-test LLM and a fake OpenAI-compatible server over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import doctest
+
+import pytest
+
+from ltrl_cli.backends import judge as J
+from ltrl_cli.backends.judge import (
+    LLMJudge, RuleJudge, Verdict, contains_match, exact_match, extract_answer, make_judge, normalize_answer,
+    parse_extracted, parse_verdict,
+)
+from ltrl_cli.errors import BackendError
+from ltrl_cli.llm.base import ChatRequest, ChatResponse
+from tests.fake_openai import FakeOpenAI, Reply, completion
+
+
+def test_doctests_pass():
+    assert doctest.testmod(J).failed == 0
+
+
+# ---------------------------------------------------------------- rule judges
+
+@pytest.mark.parametrize("answer, label, exact, contains", [
+    ("Paris", "paris", True, True),
+    ("The Beatles!", "beatles", True, True),
+    ("  an   apple ", "Apple", True, True),
+    ("Paris, France", "Paris", False, True),
+    ("Parisian", "Paris", False, False),  # whole words only
+    ("1,000", "1000", True, True),
+    ("Jean-Paul Sartre", "jeanpaul sartre", True, True),  # punctuation removed, not spaced
+    ("the theory", "theory", True, True),
+    ("there", "here", False, False),
+    ("", "x", False, False),
+])
+def test_exact_and_contains(answer, label, exact, contains):
+    assert exact_match(answer, label) is exact
+    assert contains_match(answer, label) is contains
+
+
+def test_normalize_answer_unicode_punctuation_and_articles():
+    assert normalize_answer("«An Élan» — the END…") == "élan end"
+
+
+def test_extract_answer_prefers_boxed_then_answer_line():
+    assert extract_answer("x \\boxed{1} then \\boxed{2}") == "2"
+    assert extract_answer("Work.\nAnswer: 7\nFinal answer: **8**") == "8"
+    assert extract_answer("  just this ") == "just this"
+
+
+def test_rule_judge_verdicts():
+    verdict = asyncio.run(RuleJudge("contains").judge(None, "Final answer: Paris, France", "paris"))
+    assert verdict == Verdict(correct=True, answer="Paris, France")
+    assert asyncio.run(RuleJudge("exact").judge("q", "Answer: Lyon", "Paris")).correct is False
+
+
+def test_make_judge():
+    assert make_judge("exact").name == "exact"
+    assert make_judge("contains").name == "contains"
+    with pytest.raises(ValueError, match="needs an LLM"):
+        make_judge("llm")
+    with pytest.raises(ValueError, match="judge must be one of"):
+        make_judge("vibes")
+
+
+# ---------------------------------------------------------------- verdict parsing
+
+@pytest.mark.parametrize("reply, expected", [
+    ("extracted_final_answer: Paris\nreasoning: same\ncorrect: yes", True),
+    ("correct: no", False),
+    ("**correct:** yes", True),
+    ("**Correct**: **YES**.", True),
+    ("Correct: No.", False),
+    ("- correct: [yes]", True),
+    ("`correct: no`", False),
+    ("correct：yes", True),  # full-width colon
+    ("> **correct: yes**", True),
+    ("correct: yes\nwait, the years differ.\ncorrect: no", False),  # the last verdict wins
+    ("The answer is correct: it matches.", None),  # prose, not a verdict line
+    ("incorrect: yes", None),
+    ("correct: maybe", None),
+    ("", None),
+    ("extracted_final_answer: None\nreasoning: nothing given", None),
+])
+def test_parse_verdict(reply, expected):
+    assert parse_verdict(reply) is expected
+
+
+def test_parse_extracted():
+    assert parse_extracted("extracted_final_answer: 42 km\ncorrect: yes") == "42 km"
+    assert parse_extracted("**Extracted final answer:** `Paris`") == "Paris"
+    assert parse_extracted("extracted_final_answer: None") is None
+    assert parse_extracted("correct: yes") is None
+
+
+# ---------------------------------------------------------------- LLM judge, scripted LLM
+
+class ScriptedLLM:
+    """An in-test LLM: answers from a list; an Exception item is raised instead."""
+
+    name = "scripted"
+    model = "scripted-judge"
+
+    def __init__(self, replies):
+        self.replies = list(replies)
+        self.requests: list[ChatRequest] = []
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return ChatResponse(content=reply)
+
+
+def run_judge(llm, question="Capital of France?", content="It is Paris.", label="Paris", **opts):
+    return asyncio.run(LLMJudge(llm, **opts).judge(question, content, label))
+
+
+def test_llm_judge_prompt_and_success():
+    llm = ScriptedLLM(["extracted_final_answer: Paris\nreasoning: same city\n**correct: yes**"])
+    verdict = run_judge(llm)
+    assert (verdict.correct, verdict.answer, verdict.attempts, verdict.error) == (True, "Paris", 1, None)
+    prompt = llm.requests[0].messages[0]["content"]
+    for part in ("Capital of France?", "It is Paris.", "[correct_answer]: Paris", "correct: yes", "margin"):
+        assert part in prompt
+    assert llm.requests[0].temperature == 0.0 and llm.requests[0].seed is None
+
+
+def test_llm_judge_retries_unparseable_verdicts_with_new_samples():
+    llm = ScriptedLLM(["I am not sure.", "correct: no"])
+    verdict = run_judge(llm)
+    assert (verdict.correct, verdict.attempts) == (False, 2)
+    retry = llm.requests[1]
+    assert retry.seed == 1 and retry.temperature == 0.7  # differs from attempt 0, so a cache cannot replay it
+
+
+def test_llm_judge_gives_up_after_three_garbage_replies():
+    llm = ScriptedLLM(["hmm", "well", "**maybe**"])
+    verdict = run_judge(llm)
+    assert verdict.correct is None and verdict.outcome is None
+    assert verdict.attempts == 3 and "3 judge replies" in verdict.error and verdict.raw == "**maybe**"
+    assert len(llm.requests) == 3
+
+
+def test_llm_judge_endpoint_failure_is_an_error_not_a_zero():
+    llm = ScriptedLLM([BackendError("endpoint http://x unreachable after 7 tries: HTTP 500")])
+    verdict = run_judge(llm)
+    assert verdict.correct is None and "HTTP 500" in verdict.error and verdict.attempts == 1
+
+
+# ---------------------------------------------------------------- LLM judge over real sockets
+
+def openai_judge(server, **opts):
+    from ltrl_cli.llm.openai import OpenAIChat
+
+    llm = OpenAIChat(server.base_url, "fake-judge", timeout=opts.pop("timeout", 5), max_retries=opts.pop("retries", 1),
+                     backoff=0.01)
+    return LLMJudge(llm, **opts)
+
+
+def judge_over_http(server, **opts):
+    from ltrl_cli.llm.runner import run_sync
+
+    return run_sync(openai_judge(server, **opts).judge("Who?", "Ada Lovelace", "Ada Lovelace"))
+
+
+def test_http_judge_success():
+    with FakeOpenAI(lambda body: completion("extracted_final_answer: Ada Lovelace\ncorrect: yes")) as server:
+        verdict = judge_over_http(server)
+        assert verdict.correct is True
+        assert server.requests[0]["model"] == "fake-judge"
+        assert "Ada Lovelace" in server.requests[0]["messages"][0]["content"]
+
+
+def test_http_judge_server_error_becomes_judge_error():
+    with FakeOpenAI(lambda body: Reply({"error": {"message": "overloaded"}}, status=500)) as server:
+        verdict = judge_over_http(server)
+        assert verdict.correct is None and "500" in verdict.error and "overloaded" in verdict.error
+        assert len(server.requests) == 2  # the LLM layer retried once (retries=1), then gave up
+
+
+def test_http_judge_timeout_becomes_judge_error():
+    with FakeOpenAI(lambda body: Reply(completion("correct: yes"), delay=1.0)) as server:
+        verdict = judge_over_http(server, timeout=0.2, retries=0)
+        assert verdict.correct is None and "0.2s" in verdict.error
+
+
+def test_http_judge_garbage_verdicts_then_error():
+    with FakeOpenAI(lambda body: completion("The response looks fine to me.")) as server:
+        verdict = judge_over_http(server)
+        assert verdict.correct is None and verdict.attempts == 3 and len(server.requests) == 3
+        assert [r.get("seed") for r in server.requests] == [None, 1, 2]
+
+
+def test_http_judge_recovers_after_one_garbage_reply():
+    replies = {1: completion("hmm"), 2: completion("correct: **No**")}
+    with FakeOpenAI(lambda body, n: replies[n]) as server:
+        verdict = judge_over_http(server)
+        assert (verdict.correct, verdict.attempts) == (False, 2)
