@@ -1,0 +1,199 @@
+"""`ltrl search-agent`: K search-agent rollouts per question, over an index, judged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.llm.options import (ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, KeepOrder, KeepThink,
+                                  MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout)
+
+AGENT = "Agent"  # the --help section of the agent's own options
+
+
+@app.command("search-agent")
+def search_agent_command(
+    index: Annotated[Path, typer.Option("--index", metavar="DIR", help="Index built by `ltrl index`.")],
+    rollouts: Annotated[int, typer.Option("--rollouts", "-k", min=1, rich_help_panel=AGENT,
+                                          help="Independent rollouts per question (K).")] = 5,
+    protocol: Annotated[Optional[str], typer.Option(
+        "--protocol", metavar="tools|tags", rich_help_panel=AGENT,
+        help="How actions travel: tools (OpenAI tool calling) or tags (<search>...</search> text tags, for "
+             "models without tool calling). Default: tools for --backend openai, tags otherwise.")] = None,
+    judge: Annotated[str, typer.Option(
+        "--judge", metavar="exact|contains|llm", rich_help_panel=AGENT,
+        help="Outcome judge of each rollout's answer (those of `ltrl score`).")] = "contains",
+    judge_base_url: Annotated[Optional[str], typer.Option(
+        "--judge-base-url", rich_help_panel=AGENT,
+        help="Endpoint of the --judge llm model [default: the agent's --base-url].")] = None,
+    judge_model: Annotated[Optional[str], typer.Option(
+        "--judge-model", rich_help_panel=AGENT, help="Model of --judge llm [default: the agent's --model].")] = None,
+    max_steps: Annotated[int, typer.Option("--max-steps", min=2, rich_help_panel=AGENT,
+                                           help="Model turns per rollout.")] = 16,
+    max_context_tokens: Annotated[int, typer.Option(
+        "--max-context-tokens", min=256, rich_help_panel=AGENT,
+        help="Prompt size (estimated) above which the oldest tool outputs are trimmed.")] = 32768,
+    max_rollout_tokens: Annotated[int, typer.Option(
+        "--max-rollout-tokens", min=16, rich_help_panel=AGENT,
+        help="Generated tokens per rollout, all turns.")] = 32768,
+    search_k: Annotated[int, typer.Option("--search-k", min=1, max=50, rich_help_panel=AGENT,
+                                          help="Results per search unless the model asks for another k.")] = 5,
+    page_words: Annotated[int, typer.Option("--page-words", min=50, rich_help_panel=AGENT,
+                                            help="Words per page of an opened document.")] = 2000,
+    allow_open_any: Annotated[bool, typer.Option(
+        "--allow-open-any", rich_help_panel=AGENT,
+        help="Let the agent open ids no search returned (then `opened` may leave `seen`).")] = False,
+    seed: Annotated[int, typer.Option("--seed", rich_help_panel=AGENT,
+                                      help="Run seed; each rollout's seed derives from it, the id and K.")] = 0,
+    allow_failures: Annotated[bool, typer.Option(
+        "--allow-failures", help="Exit 0 even if some rollouts failed after retries (they are marked).")] = False,
+    backend: Backend = "lexical",
+    base_url: BaseUrl = None,
+    model: Model = None,
+    api_key_env: ApiKeyEnv = None,
+    concurrency: Concurrency = 16,
+    timeout: Timeout = 120.0,
+    max_retries: MaxRetries = 6,
+    temperature: Temperature = None,
+    max_tokens: MaxTokens = None,
+    cache: CachePath = None,
+    no_cache: NoCache = False,
+    keep_order: KeepOrder = True,
+    keep_think: KeepThink = False,
+    shard: Shard = None,
+    skip_bad: SkipBad = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Run K search-agent rollouts per question and judge their answers.
+
+    The agent searches the index, opens pages, cites the ones that support its answer and
+    answers; `seen`, `opened` and `cited` of each rollout feed `ltrl tier`. The model is
+    any OpenAI-compatible endpoint (--backend openai), vLLM or transformers in-process,
+    or `lexical`: an offline search policy, not an LLM, labelled as such in every record.
+    Only the question reaches the agent, never the answer or the chain.
+
+    Reads: `id`, `question`, `answer` (ltrl synth).  Adds: `rollouts` (steps, seen, opened,
+    cited, answer, correct, judge, tokens, time), `agent` (backend, model, protocol).
+
+    A rollout whose endpoint fails after retries is marked (`stop: error`), reported on
+    stderr and counted; the command then exits 1 unless --allow-failures. Responses are
+    cached: a rerun after a kill resumes where it stopped.
+
+    \b
+    Example:
+      ltrl synth --index idx --backend template < walks.jsonl \\
+        | ltrl search-agent --index idx --backend lexical -k 5 > traj.jsonl
+      ltrl search-agent --index idx --backend openai --base-url http://localhost:8000/v1 \\
+        --model Qwen/Qwen3-8B --protocol tools --concurrency 64 < q.jsonl > traj.jsonl
+    """
+    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
+    from ltrl_cli.stages.search_agent import AgentStats
+
+    with command("search-agent", quiet=quiet, verbose=verbose) as run:
+        llm_options = _llm_options(locals())
+        agent_options = _agent_options(locals())
+        shard_spec = parse_shard(shard)
+        llm, scorer = _backends(llm_options, judge, judge_base_url, judge_model)
+        the_index, stats = _open_index(index), AgentStats()
+        try:
+            with records_out() as out:
+                records = stdin_records(skip_bad=skip_bad, stats=run.reader, required=("id", "question", "answer"))
+                stage = _run_stage(shard_records(records, shard_spec), llm, the_index, scorer, agent_options, stats)
+                run.add("out", write_records(stage, out))
+        finally:
+            the_index.close()
+        _summarise(run, stats, allow_failures)
+
+
+def _llm_options(params: dict):
+    from ltrl_cli.llm.options import LLMOptions
+
+    options = LLMOptions.pick(params)
+    options.temperature = 1.0 if options.temperature is None else options.temperature
+    return options
+
+
+def _agent_options(params: dict):
+    from ltrl_cli.agent.protocols import PROTOCOLS
+    from ltrl_cli.agent.rollout import Budgets, Sampling
+    from ltrl_cli.agent.tools import ToolConfig
+    from ltrl_cli.errors import UsageError
+    from ltrl_cli.stages.search_agent import AgentOptions
+
+    protocol = params["protocol"] or ("tools" if params["backend"] == "openai" else "tags")
+    if protocol not in PROTOCOLS:
+        raise UsageError(f"--protocol {protocol!r}: choose tools or tags")
+    budgets = Budgets(max_steps=params["max_steps"], max_context_tokens=params["max_context_tokens"],
+                      max_rollout_tokens=params["max_rollout_tokens"], max_tokens_per_turn=params["max_tokens"] or 4096)
+    tools = ToolConfig(search_k=params["search_k"], max_search_k=max(20, params["search_k"]),
+                       page_words=params["page_words"], allow_open_any=params["allow_open_any"])
+    temperature = 1.0 if params["temperature"] is None else params["temperature"]
+    return AgentOptions(rollouts=params["rollouts"], protocol=protocol, budgets=budgets, tools=tools,
+                        sampling=Sampling(temperature=temperature), seed=params["seed"],
+                        concurrency=params["concurrency"], keep_order=params["keep_order"],
+                        keep_think=params["keep_think"])
+
+
+def _backends(options, judge_name: str, judge_base_url: str | None, judge_model: str | None):
+    """The agent's model (or the lexical policy) and the outcome judge."""
+    from dataclasses import replace
+
+    from ltrl_cli.agent.lexical import LexicalAgent
+    from ltrl_cli.backends.judge import JUDGES, make_judge
+    from ltrl_cli.errors import UsageError
+    from ltrl_cli.llm.options import MODEL_BACKENDS, make_llm
+
+    if judge_name not in JUDGES:
+        raise UsageError(f"--judge {judge_name!r}: choose one of {', '.join(JUDGES)}")
+    llm = make_llm(options, offline={"lexical": LexicalAgent})
+    if judge_name != "llm":
+        return llm, make_judge(judge_name)
+    if judge_base_url or judge_model:
+        judge_options = replace(options, backend="openai", base_url=judge_base_url or options.base_url,
+                                model=judge_model or options.model, temperature=0.0)
+        return llm, make_judge("llm", llm=make_llm(judge_options))
+    if options.backend not in MODEL_BACKENDS:
+        raise UsageError("--judge llm needs a model: give --judge-base-url and --judge-model "
+                         f"(--backend {options.backend} is not a model)")
+    return llm, make_judge("llm", llm=llm)
+
+
+def _open_index(path: Path):
+    from ltrl_cli.backends.index import open_index
+
+    the_index = open_index(path)
+    the_index.start()  # on the main thread; searches then run on the agent's worker thread
+    return the_index
+
+
+def _run_stage(records, llm, index, scorer, options, stats):
+    """The stage, with a warning on stderr for each question whose rollouts failed."""
+    from ltrl_cli import console
+    from ltrl_cli.stages.search_agent import search_agent
+
+    for record in search_agent(records, llm=llm, index=index, judge=scorer, options=options, stats=stats):
+        failed = [r for r in record["rollouts"] if r["stop"] == "error"]
+        if failed:
+            console.warn(f"search-agent: question {record['id']}: {len(failed)} of {len(record['rollouts'])} "
+                         f"rollouts failed: {failed[0].get('error')}")
+        yield record
+
+
+def _summarise(run, stats, allow_failures: bool) -> None:
+    from ltrl_cli.errors import BackendError
+
+    run.add("solved", stats.solved)
+    run.add("correct rollouts", stats.correct_rollouts)
+    run.add("rollouts", stats.rollouts)
+    if stats.judge_errors:
+        run.add("judge errors", stats.judge_errors)
+    if stats.failed_rollouts:
+        run.add("failed rollouts", stats.failed_rollouts)
+        if not allow_failures:
+            raise BackendError(
+                f"{stats.failed_rollouts} rollouts of {stats.failed_questions} questions failed after retries "
+                "(marked `stop: error` in their records); rerun to resume from the cache, or pass --allow-failures")
