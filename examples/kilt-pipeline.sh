@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The LongTraceRL data pipeline on the real KILT Wikipedia snapshot with real models:
+#   index -> walk -> synth -> search-agent -> tier -> assemble -> stats -> export
+# The commands are the demo's (examples/demo.sh); only the corpus and the backends change.
+#
+#   KILT=/data/kilt_knowledgesource.json \
+#   BASE_URL=http://localhost:8000/v1 MODEL=Qwen/Qwen3-235B-A22B-Instruct-2507 \
+#   bash examples/kilt-pipeline.sh /data/ltrl-work
+#
+# Any OpenAI-compatible endpoint works (vllm serve, SGLang, a hosted API). The API key is
+# read from the variable named by API_KEY_ENV (default OPENAI_API_KEY) and never printed.
+# Every LLM stage caches its responses (sqlite, $LTRL_CACHE_DIR), so rerunning this script
+# after a crash or Ctrl-C resumes where it stopped: finished requests are not paid twice.
+# For one process per shard (many endpoints, Slurm arrays), see examples/batch-shards.sh.
+#
+# Settings (environment):
+#   KILT          the KILT knowledge-source file (JSONL, 5.9M pages, 35 GB; .gz is fine)
+#   BASE_URL      endpoint of the question writer and the search agent
+#   MODEL         model of the question writer (the paper used a strong LLM)
+#   AGENT_MODEL   model of the search agent [MODEL]
+#   JUDGE_MODEL   model judging the agent's answers [MODEL]
+#   API_KEY_ENV   name of the variable that holds the API key [OPENAI_API_KEY]
+#   WALKS         questions to try [3000]; about 2,815 survive in the paper's release
+#   ROLLOUTS      search-agent rollouts per question [5]
+#   TOKENIZER     the tokenizer of the model you will train [Qwen/Qwen3-4B-Thinking-2507]
+#   TARGET_TOKENS prompt length [131072]
+#   CONCURRENCY   requests in flight per stage [32]
+set -euo pipefail
+
+WORK=${1:-work/kilt}
+: "${KILT:?set KILT to the KILT knowledge-source file (kilt_knowledgesource.json)}"
+: "${BASE_URL:?set BASE_URL to an OpenAI-compatible endpoint, e.g. http://localhost:8000/v1}"
+: "${MODEL:?set MODEL to the model name the endpoint serves}"
+AGENT_MODEL=${AGENT_MODEL:-$MODEL}
+JUDGE_MODEL=${JUDGE_MODEL:-$MODEL}
+API_KEY_ENV=${API_KEY_ENV:-OPENAI_API_KEY}
+WALKS=${WALKS:-3000}
+ROLLOUTS=${ROLLOUTS:-5}
+TOKENIZER=${TOKENIZER:-Qwen/Qwen3-4B-Thinking-2507}
+TARGET=${TARGET_TOKENS:-131072}
+CONCURRENCY=${CONCURRENCY:-32}
+SEED=${SEED:-0}
+
+mkdir -p "$WORK"
+index="$WORK/index"
+llm=(--backend openai --base-url "$BASE_URL" --api-key-env "$API_KEY_ENV" --concurrency "$CONCURRENCY")
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "index: streams $KILT (hours for the full snapshot; reused once COMPLETE)"
+[[ -f "$index/COMPLETE" ]] || ltrl index "$KILT" -o "$index" --threads 8 --force
+
+# The tokenizer is fetched once (the only download); fail here rather than after the LLM stages.
+ltrl assemble --index "$index" --tokenizer "$TOKENIZER" --allow-download -q </dev/null >/dev/null
+
+step "walk: $WALKS controlled random walks of 8 hops"
+ltrl walk --index "$index" -n "$WALKS" --hops 8 --seed "$SEED" >"$WORK/walks.jsonl"
+
+step "synth: multi-hop questions and gold entities ($MODEL)"
+ltrl synth --index "$index" "${llm[@]}" --model "$MODEL" <"$WORK/walks.jsonl" >"$WORK/questions.jsonl"
+
+step "search-agent: $ROLLOUTS rollouts per question ($AGENT_MODEL), judged by $JUDGE_MODEL"
+ltrl search-agent --index "$index" "${llm[@]}" --model "$AGENT_MODEL" -k "$ROLLOUTS" \
+  --judge llm --judge-model "$JUDGE_MODEL" <"$WORK/questions.jsonl" >"$WORK/trajectories.jsonl"
+
+step "tier: Tier-1 (opened, not cited) and Tier-2 (seen, never opened) distractors"
+ltrl tier <"$WORK/trajectories.jsonl" >"$WORK/tiered.jsonl"
+
+step "assemble: $TARGET-token contexts counted with $TOKENIZER"
+ltrl assemble --index "$index" --tokenizer "$TOKENIZER" --target-tokens "$TARGET" --seed "$SEED" \
+  --token-cache "$WORK/token-counts.sqlite" <"$WORK/tiered.jsonl" >"$WORK/train.jsonl"
+
+step "stats"
+ltrl stats --plot "$WORK/stats.png" <"$WORK/train.jsonl" >"$WORK/stats.json"
+
+step "export: slime (the paper's trainer), verl, TRL"
+ltrl export --format slime -o "$WORK/train-slime.jsonl" <"$WORK/train.jsonl"
+ltrl export --format verl -o "$WORK/train-verl.parquet" <"$WORK/train.jsonl"
+ltrl export --format trl -o "$WORK/train-trl.parquet" <"$WORK/train.jsonl"

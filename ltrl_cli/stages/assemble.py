@@ -1,0 +1,426 @@
+"""Stage 4 of the method: long contexts from gold pages and tiered distractors.
+
+For each question, documents are taken in priority order until the token target is met:
+gold pages first (always whole), then the strategy's distractors, then random pages
+(recorded as tier `random`) when those run out. Packing is greedy over whole documents;
+the first document that no longer fits is cut at a token boundary to fill what is left
+(recorded as `truncated`). The chosen documents are then shuffled with a per-record seed
+so that position gives nothing away, and the prompt is rendered and counted exactly with
+the chosen tokenizer (after its chat template). Per-document counts are only an estimate
+of the whole (token counts do not add up exactly across document boundaries), so when the
+exact count is over the target the cut document is shortened by the excess and the prompt
+counted again: the result never exceeds the target and fills it to within a few tokens.
+
+Strategies (the paper's ablation):
+- `traj-tiered` (the method): Tier-1, then Tier-2, each in a seeded random order.
+- `traj-random`: the same trajectory documents, without tier order.
+- `search`: one-shot retrieval for the question (`--search-k` hits, tier `search`).
+- `random`: random pages only.
+
+The output is the released dataset's layout: `id`, `source`, `input_messages`, `label`,
+`metadata` (`rubrics`, `question`, `docs`, `tokens`, `target_tokens`, `strategy`,
+`tokenizer`, `seed`). Each `metadata.docs` item is `{id, title, tier, tokens, truncated,
+span}`; `span` is the [start, end) character range of the document's block in the user
+message, so `ltrl stats` can read each document back without re-parsing the prompt.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ltrl_cli import console
+from ltrl_cli.backends.base import PageStore, Searcher, page_body
+from ltrl_cli.backends.tokenize import TokenCache
+from ltrl_cli.errors import BackendError, BadInput, UsageError
+
+STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
+TIERS = ("gold", "tier1", "tier2", "search", "random")
+SOURCE = "longqa"
+DEFAULT_TARGET_TOKENS = 131072
+
+# One user turn: the documents, then the question (the paper's layout; its exact wording
+# was not released). `{documents}` and `{question}` are replaced literally, so a template
+# may hold other braces.
+DEFAULT_TEMPLATE = (
+    "Please read the following documents and answer the question at the end. "
+    "Only some of the documents are relevant.\n\n"
+    "{documents}\n\n"
+    "Question: {question}\n"
+    "Think step by step, then give the final answer."
+)
+DEFAULT_DOC_FORMAT = "Document {index}: {title}\n{text}"
+DOC_SEPARATOR = "\n\n"
+_FETCH_CHUNK = 64  # candidate pages loaded and counted per batch
+_MAX_SHRINK_ROUNDS = 8
+
+
+class TooLong(Exception):
+    """The gold pages alone do not fit in the target: the record is skipped."""
+
+
+@dataclass
+class Doc:
+    """One document placed in (or considered for) a context."""
+
+    id: str
+    title: str
+    tier: str
+    text: str  # the page body as placed (a prefix of the body when truncated)
+    tokens: int  # tokens of `text` and the blank line after it (the unit the token cache keeps)
+    frame: int  # tokens of the header around it ("Document 12: Title\n" and the separator)
+    truncated: bool = False
+    full_text: str = field(default="", repr=False)
+
+    @property
+    def cost(self) -> int:
+        return self.tokens + self.frame
+
+
+@dataclass(frozen=True)
+class AssembleOptions:
+    target_tokens: int = DEFAULT_TARGET_TOKENS
+    strategy: str = "traj-tiered"
+    seed: int = 0
+    template: str = DEFAULT_TEMPLATE
+    doc_format: str = DEFAULT_DOC_FORMAT
+    search_k: int = 100
+    min_fragment: int = 64  # a cut document shorter than this is left out instead
+
+
+def assemble(
+    records: Iterable[dict],
+    *,
+    store: PageStore,
+    counter: TokenCache,
+    searcher: Searcher | None = None,
+    options: AssembleOptions = AssembleOptions(),
+    tally: Counter | None = None,
+) -> Iterator[dict]:
+    """Turn tiered question records into training records (see the module docstring).
+
+    Records whose gold pages alone exceed the target are skipped and counted in
+    `tally["too_long"]`; every other record yields exactly one training record.
+    """
+    check_options(options, searcher)
+    builder = ContextBuilder(store, counter, searcher, options)
+    tally = tally if tally is not None else Counter()
+    for record in records:
+        try:
+            out = builder.build(record)
+        except TooLong as exc:
+            console.warn(f"assemble: skipping {record.get('id')}: {exc}")
+            tally["too_long"] += 1
+            continue
+        for doc in out["metadata"]["docs"]:
+            tally[f"{doc['tier']} docs"] += 1
+        yield out
+
+
+def check_options(options: AssembleOptions, searcher: Searcher | None) -> None:
+    """Raise UsageError for a bad strategy, target, template or document format."""
+    if options.strategy not in STRATEGIES:
+        raise UsageError(f"--strategy {options.strategy!r}: choose one of {', '.join(STRATEGIES)}")
+    if options.strategy == "search" and searcher is None:
+        raise UsageError("--strategy search needs a searcher (an index built by ltrl index)")
+    if options.target_tokens < 1:
+        raise UsageError("--target-tokens must be positive")
+    if options.template.count("{documents}") != 1 or "{question}" not in options.template:
+        raise UsageError("--template must contain {documents} once and {question} at least once")
+    try:
+        options.doc_format.format(index=1, title="t", text="x")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise UsageError(f"--doc-format: only {{index}}, {{title}} and {{text}} may be used ({exc})") from None
+    if options.doc_format.count("{text}") != 1:
+        raise UsageError("--doc-format must contain {text} once")
+
+
+def read_template(value: str | None) -> str:
+    """A template given on the command line: a file's path, or the template text itself."""
+    if not value:
+        return DEFAULT_TEMPLATE
+    path = Path(value).expanduser()
+    if "{documents}" not in value and path.is_file():
+        return path.read_text(encoding="utf-8")
+    return unescape(value)
+
+
+def unescape(text: str) -> str:
+    r"""Let a shell argument spell a newline as `\n`: `'Q: {question}\n{documents}'`.
+
+    >>> unescape(r"a\nb")
+    'a\nb'
+    """
+    return text.replace("\\n", "\n")
+
+
+class ContextBuilder:
+    """Builds one training record per question; holds the page and token caches."""
+
+    def __init__(self, store: PageStore, counter: TokenCache, searcher: Searcher | None, options: AssembleOptions):
+        self.store, self.counter, self.searcher, self.options = store, counter, searcher, options
+        self.tokenizer = counter.tokenizer
+        self._pages: OrderedDict[str, tuple[str, str] | None] = OrderedDict()
+
+    def build(self, record: dict) -> dict:
+        rid = str(record["id"])
+        rng = random.Random(f"{self.options.seed}:{rid}")  # the same per record on every shard
+        question = record["question"]
+        used: set[str] = set()
+        gold = self._gold_docs(record, used)
+        budget = self.options.target_tokens - self._overhead(question) - _margin(self.options.target_tokens)
+        docs = self._pack(gold, self._candidates(record, rng, used), budget)
+        rng.shuffle(docs)
+        content, spans, tokens = self._fit(question, docs)
+        return training_record(record, content, docs, spans, tokens, self.options, self.tokenizer.name)
+
+    # -- choosing documents ------------------------------------------------------------
+
+    def _gold_docs(self, record: dict, used: set[str]) -> list[Doc]:
+        tiers = record.get("tiers") or {}
+        ids = _unique_ids(tiers["gold"] if "gold" in tiers else [hop["id"] for hop in record.get("path", [])])
+        if not ids:
+            raise BadInput(f"record {record['id']}: no gold pages (needs 'tiers.gold' or 'path')")
+        missing = [pid for pid in ids if self._page(pid) is None]
+        if missing:
+            raise BackendError(f"record {record['id']}: gold page {missing[0]} is not in the index "
+                               "(was the index built from the same corpus as the walks?)")
+        used.update(ids)
+        return self._load(ids, "gold")
+
+    def _candidates(self, record: dict, rng: random.Random, used: set[str]) -> Iterator[tuple[str, str]]:
+        """(page id, tier) in the strategy's priority order, then random pages forever."""
+        strategy, tiers = self.options.strategy, record.get("tiers") or {}
+        if strategy == "traj-tiered":
+            for tier in ("tier1", "tier2"):
+                yield from _fresh(_shuffled(tiers.get(tier, []), rng), tier, used)
+        elif strategy == "traj-random":
+            pool = [(pid, t) for t in ("tier1", "tier2") for pid in tiers.get(t, [])]
+            rng.shuffle(pool)
+            for pid, tier in pool:
+                yield from _fresh([pid], tier, used)
+        elif strategy == "search":
+            hits = self.searcher.search(record["question"], k=self.options.search_k)
+            yield from _fresh([h.id for h in hits], "search", used)
+        yield from self._random_fill(rng, used)
+
+    def _random_fill(self, rng: random.Random, used: set[str]) -> Iterator[tuple[str, str]]:
+        while len(used) < len(self.store):
+            fresh = [pid for pid in self.store.random_ids(_FETCH_CHUNK, rng) if str(pid) not in used]
+            if not fresh:
+                return  # a small store whose pages are all placed already
+            yield from _fresh(fresh, "random", used)
+
+    def _pack(self, gold: list[Doc], candidates: Iterator[tuple[str, str]], budget: int) -> list[Doc]:
+        """Gold, then whole candidates while they fit, then one candidate cut to fill the rest."""
+        remaining = budget - sum(d.cost for d in gold)
+        if remaining < 0:
+            raise TooLong(f"its {len(gold)} gold pages need {budget - remaining:,} tokens; "
+                          f"the target leaves {budget:,} for documents")
+        chosen = list(gold)
+        for batch in _chunks(candidates, _FETCH_CHUNK):
+            for doc in self._load_pairs(batch):
+                if doc.cost <= remaining:
+                    chosen.append(doc)
+                    remaining -= doc.cost
+                    continue
+                cut = self._cut(doc, remaining - doc.frame)
+                if cut is not None:
+                    chosen.append(cut)
+                return chosen
+        return chosen
+
+    def _cut(self, doc: Doc, max_tokens: int) -> Doc | None:
+        """`doc` cut to at most `max_tokens` tokens, or None when that leaves too little."""
+        smallest = min(self.options.min_fragment, max(1, self.options.target_tokens // 100), doc.tokens)
+        if max_tokens < smallest:
+            return None
+        text = self.tokenizer.prefix(doc.full_text, max_tokens)
+        if not text.strip():
+            return None
+        return replace(doc, text=text, tokens=self.counter.count(text + DOC_SEPARATOR), truncated=text != doc.full_text)
+
+    # -- rendering and the exact count -------------------------------------------------
+
+    def _fit(self, question: str, docs: list[Doc]) -> tuple[str, list[tuple[int, int]], int]:
+        """Render the prompt; while its exact count is over the target, shorten and retry."""
+        target = self.options.target_tokens
+        for round_ in range(_MAX_SHRINK_ROUNDS):
+            parts, spans = render_parts(self.options.template, self.options.doc_format, question, docs)
+            content = "".join(parts)
+            if self.tokenizer.has_chat_template:
+                tokens = self.tokenizer.count_prompt(user_turn(content))
+            else:  # exact as well: see TokenCache.count_joined
+                tokens = self.counter.count_joined(parts)
+            if tokens <= target:
+                return content, spans, tokens
+            if not self._shrink(docs, tokens - target + 4 * round_):
+                break
+        raise TooLong(f"the gold pages and prompt alone count {tokens:,} tokens, over the target {target:,}")
+
+    def _shrink(self, docs: list[Doc], excess: int) -> bool:
+        """Cut `excess` tokens from the truncated document (or the last distractor). False if none."""
+        victims = [i for i, d in enumerate(docs) if d.truncated] or [
+            i for i, d in enumerate(docs) if d.tier != "gold"
+        ]
+        if not victims:
+            return False
+        i = victims[-1]
+        cut = self._cut(docs[i], docs[i].tokens - excess)
+        if cut is None:
+            del docs[i]
+        else:
+            docs[i] = replace(cut, truncated=True)
+        return True
+
+    def _overhead(self, question: str) -> int:
+        """Tokens of the prompt with no documents (template, question, chat template)."""
+        content, _ = render(self.options.template, self.options.doc_format, question, [])
+        return self.tokenizer.count_prompt(user_turn(content))
+
+    # -- pages ---------------------------------------------------------------------
+
+    def _load(self, ids: list[str], tier: str) -> list[Doc]:
+        return self._load_pairs([(pid, tier) for pid in ids])
+
+    def _load_pairs(self, pairs: list[tuple[str, str]]) -> list[Doc]:
+        """Docs for (id, tier) pairs, counted in one batch; pages the index lacks are dropped."""
+        found = [(pid, tier, page) for pid, tier in pairs if (page := self._page(pid)) is not None]
+        if not found:
+            return []
+        frames = [self._frame_text(title) for _, _, (title, _) in found]
+        counts = self.counter.count_many([body + DOC_SEPARATOR for _, _, (_, body) in found] + frames)
+        n = len(found)
+        return [
+            Doc(pid, title, tier, body, counts[i], counts[n + i], full_text=body)
+            for i, (pid, tier, (title, body)) in enumerate(found)
+        ]
+
+    def _frame_text(self, title: str) -> str:
+        # The index is a 3-digit stand-in: real numbers differ by a token at most, and the
+        # exact count of the rendered prompt settles the difference.
+        return self.options.doc_format.format(index=100, title=title, text="")
+
+    def _page(self, pid: str) -> tuple[str, str] | None:
+        """(title, body) of a page, kept in a small LRU since distractors recur."""
+        if pid in self._pages:
+            self._pages.move_to_end(pid)
+            return self._pages[pid]
+        try:
+            page = self.store.page(pid)
+            value = (page.get("wikipedia_title") or self.store.title(pid), page_body(page))
+        except KeyError:
+            value = None
+        self._pages[pid] = value
+        if len(self._pages) > 8192:
+            self._pages.popitem(last=False)
+        return value
+
+
+def render(template: str, doc_format: str, question: str, docs: list[Doc]) -> tuple[str, list[tuple[int, int]]]:
+    """The user message and each document's [start, end) character span in it.
+
+    >>> d = Doc("7", "Paris", "gold", "Capital of France.", 4, 4)
+    >>> text, spans = render("{documents}\\nQ: {question}", "[{index}] {title}\\n{text}", "Where?", [d])
+    >>> text
+    '[1] Paris\\nCapital of France.\\nQ: Where?'
+    >>> text[spans[0][0]:spans[0][1]]
+    '[1] Paris\\nCapital of France.'
+    """
+    parts, spans = render_parts(template, doc_format, question, docs)
+    return "".join(parts), spans
+
+
+def render_parts(template: str, doc_format: str, question: str, docs: list[Doc]) -> tuple[list[str], list[tuple[int, int]]]:
+    """render() as a list of parts whose concatenation is the message.
+
+    The parts keep each page's text apart from the words around it, so that the token
+    count of the message can be summed from cached counts of its pieces.
+    """
+    before, after = template.split("{documents}")
+    head, tail = doc_format.split("{text}")
+    parts, spans, pos = [before.replace("{question}", question)], [], len(before.replace("{question}", question))
+    for index, doc in enumerate(docs, start=1):
+        block = [head.format(index=index, title=doc.title), doc.text, tail.format(index=index, title=doc.title)]
+        if index > 1:
+            parts.append(DOC_SEPARATOR)
+            pos += len(DOC_SEPARATOR)
+        parts.extend(block)
+        length = sum(len(b) for b in block)
+        spans.append((pos, pos + length))
+        pos += length
+    parts.append(after.replace("{question}", question))
+    return parts, spans
+
+
+def user_turn(content: str) -> list[dict]:
+    return [{"role": "user", "content": content}]
+
+
+def training_record(record: dict, content: str, docs: list[Doc], spans: list[tuple[int, int]], tokens: int,
+                    options: AssembleOptions, tokenizer: str) -> dict:
+    """The released dataset's layout (DESIGN.md), with the placed documents in metadata."""
+    return {
+        "id": record["id"],
+        "source": SOURCE,
+        "input_messages": user_turn(content),
+        "label": record["answer"],
+        "metadata": {
+            "rubrics": list(record.get("gold_entities") or []),
+            "question": record["question"],
+            "docs": [
+                {"id": d.id, "title": d.title, "tier": d.tier, "tokens": d.tokens, "truncated": d.truncated,
+                 "span": list(span)}
+                for d, span in zip(docs, spans)
+            ],
+            "tokens": tokens,
+            "target_tokens": options.target_tokens,
+            "strategy": options.strategy,
+            "tokenizer": tokenizer,
+            "seed": options.seed,
+        },
+    }
+
+
+def _margin(target: int) -> int:
+    """Tokens held back from the estimate: counts across document boundaries run a token or
+    so over the sum of the parts, and each overshoot costs one more exact count of the
+    whole prompt. 0.05% of the target (65 tokens at 128K) avoids nearly all of them.
+
+    >>> _margin(131072), _margin(1000)
+    (69, 4)
+    """
+    return 4 + target // 2000
+
+
+def _unique_ids(ids: Iterable) -> list[str]:
+    return list(dict.fromkeys(str(i) for i in ids or []))
+
+
+def _shuffled(ids: Iterable, rng: random.Random) -> list[str]:
+    ids = _unique_ids(ids)
+    rng.shuffle(ids)
+    return ids
+
+
+def _fresh(ids: Iterable, tier: str, used: set[str]) -> Iterator[tuple[str, str]]:
+    """Pairs for ids not placed yet, marking them used as they are handed out."""
+    for pid in ids:
+        pid = str(pid)
+        if pid not in used:
+            used.add(pid)
+            yield pid, tier
+
+
+def _chunks(pairs: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
+    batch = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

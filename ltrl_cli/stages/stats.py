@@ -1,0 +1,173 @@
+"""Figures about assembled contexts: the paper's confusability measure and the lengths.
+
+For every tier (gold, tier1, tier2, search, random) and for all distractors together:
+how many documents, how many per context, what share of the context's document tokens,
+and the fraction of documents that mention at least one of the question's gold entities
+(the paper's measure: traj-tiered distractors 50.03%, random ones 1.35%). It is given two
+ways: over all documents (micro) and as the mean of each context's fraction (macro, the
+paper's "macro average").
+
+A document is read back from the prompt through its `metadata.docs[i].span` (its
+character range in the user message, written by `ltrl assemble`), so nothing depends on
+parsing the prompt's wording. A mention is a whole-word match after the rubric reward's
+normalisation (`ltrl_cli.rewards.normalize`): "Paris" is found in "paris, france" but not
+in "comparison". Contexts whose rubric list is empty do not count toward mention rates.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from typing import Iterable
+
+from ltrl_cli.errors import BadInput
+from ltrl_cli.rewards import normalize
+
+TIER_ORDER = ("gold", "tier1", "tier2", "search", "random")
+STRATEGY_ORDER = ("traj-tiered", "traj-random", "search", "random")
+DISTRACTORS = "distractors"  # every tier but gold, pooled
+
+
+def mentions_any(text: str, entities: list[str]) -> bool:
+    """Whether the text mentions at least one entity (whole words, normalised).
+
+    >>> mentions_any("He studied in Paris, France.", ["paris"])
+    True
+    >>> mentions_any("A comparison of methods", ["Paris"])
+    False
+    >>> mentions_any("anything", ["--"])
+    False
+    """
+    return _mentions(text, normalized_entities(entities))
+
+
+def normalized_entities(entities: Iterable[str]) -> list[str]:
+    return [e for e in dict.fromkeys(normalize(x) for x in entities) if e]
+
+
+def doc_texts(record: dict) -> list[tuple[dict, str]]:
+    """(doc entry, its text) for every document of an assembled record."""
+    try:
+        content = record["input_messages"][0]["content"]
+        docs = record["metadata"]["docs"]
+    except (KeyError, IndexError, TypeError):
+        raise BadInput(f"record {record.get('id')}: not an assembled record "
+                       "(needs input_messages and metadata.docs; run ltrl assemble)") from None
+    out = []
+    for doc in docs:
+        span = doc.get("span")
+        if not span or len(span) != 2:
+            raise BadInput(f"record {record.get('id')}: document {doc.get('id')} has no span; "
+                           "assemble it again with ltrl assemble")
+        out.append((doc, content[span[0] : span[1]]))
+    return out
+
+
+class _TierFigures:
+    def __init__(self) -> None:
+        self.docs = 0
+        self.mentioning = 0
+        self.judged = 0  # documents of contexts that have rubrics
+        self.tokens = 0
+        self.per_context_rates: list[float] = []
+
+
+class Stats:
+    """Accumulates figures over assembled records; `result()` gives them as a dict."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.without_rubrics = 0
+        self.lengths: list[int] = []
+        self.fills: list[float] = []
+        self.truncated = 0
+        self.tiers: dict[str, _TierFigures] = defaultdict(_TierFigures)
+
+    def add(self, record: dict, judged: list[tuple[dict, bool | None]]) -> None:
+        """Fold one assembled record in; `judged` is `judge(record)`."""
+        meta = record.get("metadata") or {}
+        self.records += 1
+        self.without_rubrics += not normalized_entities(meta.get("rubrics") or [])
+        if isinstance(meta.get("tokens"), int):
+            self.lengths.append(meta["tokens"])
+            if meta.get("target_tokens"):
+                self.fills.append(meta["tokens"] / meta["target_tokens"])
+        seen: dict[str, list[bool]] = defaultdict(list)
+        for doc, mentions in judged:
+            self.truncated += bool(doc.get("truncated"))
+            for tier in (doc.get("tier", "unknown"),) + ((DISTRACTORS,) if doc.get("tier") != "gold" else ()):
+                figures = self.tiers[tier]
+                figures.docs += 1
+                figures.tokens += int(doc.get("tokens") or 0)
+                if mentions is not None:
+                    seen[tier].append(mentions)
+        for tier, hits in seen.items():
+            figures = self.tiers[tier]
+            figures.judged += len(hits)
+            figures.mentioning += sum(hits)
+            figures.per_context_rates.append(sum(hits) / len(hits))
+
+    def result(self) -> dict:
+        """All figures as one JSON-ready dict."""
+        doc_tokens = sum(f.tokens for t, f in self.tiers.items() if t != DISTRACTORS) or 1
+        names = [t for t in TIER_ORDER if t in self.tiers] + sorted(
+            t for t in self.tiers if t not in TIER_ORDER and t != DISTRACTORS
+        )
+        if DISTRACTORS in self.tiers:
+            names.append(DISTRACTORS)
+        return {
+            "records": self.records,
+            "records_without_rubrics": self.without_rubrics,
+            "tokens": _summary(self.lengths),
+            "fill": _summary(self.fills, digits=4),
+            "truncated_docs": self.truncated,
+            "tiers": {name: self._tier(self.tiers[name], doc_tokens) for name in names},
+        }
+
+    def _tier(self, f: _TierFigures, doc_tokens: int) -> dict:
+        rates = f.per_context_rates
+        return {
+            "docs": f.docs,
+            "docs_per_record": round(f.docs / self.records, 2) if self.records else 0.0,
+            "token_share": round(f.tokens / doc_tokens, 4),
+            "mention_rate": round(f.mentioning / f.judged, 4) if f.judged else None,
+            "mention_rate_macro": round(sum(rates) / len(rates), 4) if rates else None,
+        }
+
+
+def judge(record: dict) -> list[tuple[dict, bool | None]]:
+    """(doc entry, whether it mentions a gold entity) per document; None without rubrics."""
+    entities = normalized_entities((record.get("metadata") or {}).get("rubrics") or [])
+    return [(doc, _mentions(text, entities) if entities else None) for doc, text in doc_texts(record)]
+
+
+def _mentions(text: str, entities: list[str]) -> bool:
+    # Spaces around both sides make the substring test a whole-word test on normalised text.
+    haystack = f" {normalize(text)} "
+    return any(f" {e} " in haystack for e in entities)
+
+
+def _summary(values: list[float], digits: int = 1) -> dict:
+    if not values:
+        return {"min": None, "mean": None, "median": None, "max": None}
+    return {"min": round(min(values), digits), "mean": round(statistics.fmean(values), digits),
+            "median": round(statistics.median(values), digits), "max": round(max(values), digits)}
+
+
+def compute_stats(records: Iterable[dict]) -> dict:
+    """Figures for all records together, and per strategy when the input mixes strategies.
+
+    The result has the keys of `Stats.result()` plus `by_strategy` ({strategy: figures})
+    and `context_tokens` (every context length, for the histogram; dropped from the JSON
+    output by the command).
+    """
+    overall, per_strategy = Stats(), defaultdict(Stats)
+    for record in records:
+        judged = judge(record)
+        overall.add(record, judged)
+        per_strategy[str((record.get("metadata") or {}).get("strategy", "unknown"))].add(record, judged)
+    result = overall.result()
+    names = sorted(per_strategy, key=lambda n: (STRATEGY_ORDER.index(n) if n in STRATEGY_ORDER else 99, n))
+    result["by_strategy"] = {name: per_strategy[name].result() for name in names}
+    result["context_tokens"] = {name: per_strategy[name].lengths for name in names}
+    return result

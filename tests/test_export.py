@@ -1,0 +1,71 @@
+"""`ltrl export`: slime, verl and TRL layouts, each read back by what a trainer would use."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import jsonl, run_ltrl, to_jsonl
+from tests.stages.test_stats import assembled
+
+RECORDS = [
+    assembled("a", [("gold", "Paris", "Paris is in France."), ("tier1", "Lyon", "Lyon. ü 北京")], ["Paris", "France"]),
+    assembled("b", [("gold", "Rome", "Rome."), ("random", "Cats", "Cats.")], [], strategy="random"),
+]
+for record in RECORDS:
+    record["path"] = [{"id": "1"}]  # a pipeline key the released layout does not have
+
+
+def export(fmt: str, out, records=RECORDS):
+    result = run_ltrl("export", "--format", fmt, "-o", str(out), input=to_jsonl(records))
+    assert result.returncode == 0, result.stderr.decode()
+    return result
+
+
+def test_slime_is_the_released_layout():
+    result = run_ltrl("export", "--format", "slime", input=to_jsonl(RECORDS))
+    assert result.returncode == 0, result.stderr.decode()
+    back = jsonl(result.stdout)
+    assert back == [{k: r[k] for k in ("id", "source", "input_messages", "label", "metadata")} for r in RECORDS]
+
+
+def test_verl_parquet_round_trip(tmp_path):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "train.parquet"
+    export("verl", out)
+    rows = pq.read_table(out).to_pylist()
+    assert [r["data_source"] for r in rows] == ["longqa", "longqa"]
+    for index, (row, record) in enumerate(zip(rows, RECORDS)):
+        assert row["prompt"] == record["input_messages"]
+        assert row["reward_model"] == {"style": "rule", "ground_truth": record["label"]}
+        assert row["ability"] == "long-context-reasoning"
+        info = row["extra_info"]
+        assert info["index"] == index and info["id"] == record["id"]
+        assert info["rubrics"] == record["metadata"]["rubrics"]
+        assert info["strategy"] == record["metadata"]["strategy"] and info["tokens"] == record["metadata"]["tokens"]
+    assert not (tmp_path / "train.parquet.partial").exists()
+
+
+@pytest.mark.parametrize("name", ["train.parquet", "train.jsonl"])
+def test_trl_dataset_loads_with_datasets(tmp_path, name):
+    from datasets import load_dataset
+
+    out = tmp_path / name
+    export("trl", out)
+    kind = "parquet" if name.endswith(".parquet") else "json"
+    data = load_dataset(kind, data_files=str(out), split="train", cache_dir=str(tmp_path / "hf-cache"))
+    assert {"prompt", "label", "rubrics"} <= set(data.column_names)
+    assert data["prompt"] == [r["input_messages"] for r in RECORDS]
+    assert data["label"] == [r["label"] for r in RECORDS]
+    assert data["rubrics"] == [r["metadata"]["rubrics"] for r in RECORDS]
+
+
+def test_verl_needs_a_file_and_bad_records_fail_cleanly(tmp_path):
+    result = run_ltrl("export", "--format", "verl", input=to_jsonl(RECORDS))
+    assert result.returncode == 2 and "parquet" in result.stderr.decode()
+    result = run_ltrl("export", "--format", "csv", input=b"")
+    assert result.returncode == 2 and "slime, verl, trl" in result.stderr.decode()
+    out = tmp_path / "x.parquet"
+    result = run_ltrl("export", "--format", "verl", "-o", str(out), input=to_jsonl(RECORDS + [{"id": "z"}]))
+    assert result.returncode == 1 and "line 3: missing field 'input_messages'" in result.stderr.decode()
+    assert not out.exists() and not (tmp_path / "x.parquet.partial").exists()
