@@ -1,0 +1,215 @@
+"""Build the torchrun command line for a run and hand it to a launch function.
+
+`ltrl grpo` never trains in its own process: it resolves the settings, writes them to
+OUTDIR/ltrl-grpo.yaml, and starts
+
+    python -m torch.distributed.run --nproc-per-node N [--standalone | multi-node options] \\
+        -m ltrl_cli.grpo.recipe --config OUTDIR/ltrl-grpo.yaml
+
+The launch function is injectable (TRL's `launch_command_fn` does the same), so tests can
+check the command without starting anything. The child inherits stdin, stdout and
+stderr: rank 0's JSONL metrics go straight to the user's stdout, untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from ltrl_cli.errors import MissingDependency, UsageError
+from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, merge, read_yaml, write_yaml
+
+RECIPE_MODULE = "ltrl_cli.grpo.recipe"
+
+LaunchFn = Callable[[Sequence[str]], int]
+
+
+@dataclass
+class Topology:
+    """Where the processes run: torchrun's own options, passed through as given."""
+
+    nproc_per_node: str = "auto"  # "auto" or a number
+    nnodes: str = "1"  # "2", or an elastic range "1:4"
+    node_rank: int | None = None
+    rdzv_endpoint: str | None = None  # host:port of the rendezvous (multi-node)
+    rdzv_id: str = "ltrl-grpo"
+    rdzv_backend: str = "c10d"
+    master_port: int | None = None  # single node: a fixed port instead of a free one
+
+
+def visible_gpus() -> int:
+    """CUDA devices this process can see (CUDA_VISIBLE_DEVICES applies).
+
+    Without an NVIDIA or AMD driver there is nothing to count, and the answer comes
+    without importing torch (seconds saved on every CPU launch).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and not visible.strip():
+        return 0
+    drivers = ("/proc/driver/nvidia/gpus", "/dev/nvidiactl", "/dev/kfd")
+    if not any(Path(p).exists() for p in drivers):
+        return 0
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def resolve_nproc(nproc_per_node: str, gpus: int) -> int:
+    """`auto` is one process per visible GPU, or one CPU process when there is none.
+
+    (torchrun's own `auto` would start one process per CPU core on a machine without GPUs.)
+
+    >>> resolve_nproc("auto", 8), resolve_nproc("auto", 0), resolve_nproc("2", 0)
+    (8, 1, 2)
+    """
+    if nproc_per_node == "auto":
+        return max(gpus, 1)
+    try:
+        count = int(nproc_per_node)
+    except ValueError:
+        raise UsageError(f"--nproc-per-node {nproc_per_node!r}: expected 'auto' or a number") from None
+    if count < 1:
+        raise UsageError(f"--nproc-per-node {count}: need at least 1")
+    return count
+
+
+def is_multi_node(topology: Topology) -> bool:
+    return topology.nnodes not in ("1", "1:1")
+
+
+def torchrun_argv(topology: Topology, nproc: int, config_path: str, *, python: str | None = None) -> list[str]:
+    """The full command: torchrun (as `python -m torch.distributed.run`) plus the recipe.
+
+    Running torchrun through the current interpreter keeps the child in the same
+    environment as `ltrl` itself, whichever `torchrun` is first on PATH.
+
+    >>> torchrun_argv(Topology(), 1, "out/ltrl-grpo.yaml", python="py")[3:]
+    ['--nproc-per-node', '1', '--standalone', '-m', 'ltrl_cli.grpo.recipe', '--config', 'out/ltrl-grpo.yaml']
+    """
+    argv = [python or sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc)]
+    if is_multi_node(topology):
+        if not topology.rdzv_endpoint:
+            raise UsageError(f"--nnodes {topology.nnodes} needs --rdzv-endpoint HOST:PORT (the same on every node)")
+        argv += ["--nnodes", topology.nnodes, "--rdzv-backend", topology.rdzv_backend,
+                 "--rdzv-endpoint", topology.rdzv_endpoint, "--rdzv-id", topology.rdzv_id]
+        if topology.node_rank is not None:
+            argv += ["--node-rank", str(topology.node_rank)]
+    elif topology.master_port is not None:
+        argv += ["--nnodes", "1", "--master-addr", "127.0.0.1", "--master-port", str(topology.master_port)]
+    else:
+        argv += ["--standalone"]  # a free port on localhost: several runs can share a machine
+    return argv + ["-m", RECIPE_MODULE, "--config", config_path]
+
+
+def subprocess_launch(argv: Sequence[str]) -> int:
+    """Run the command with our stdin/stdout/stderr and return its exit code.
+
+    Ctrl-C reaches the child through the terminal's process group; a SIGTERM sent to
+    `ltrl` alone is passed on, so a scheduler's kill stops the training processes too.
+    """
+    child = subprocess.Popen(list(argv))
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def forward(signum, frame):
+        child.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                code = child.wait()
+                return 128 - code if code < 0 else code  # killed by signal N: exit 128 + N, as a shell says
+            except KeyboardInterrupt:  # torchrun got the same Ctrl-C; wait for it to stop its workers
+                continue
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def launch(argv: Sequence[str], launch_fn: LaunchFn | None = None) -> int:
+    """Start the run; torchrun's exit code is ours."""
+    return (launch_fn or subprocess_launch)(argv)
+
+
+def latest_checkpoint(output_dir: str | Path | None) -> Path | None:
+    """The OUTDIR/checkpoint-<step> folder with the highest step, or None."""
+    if not output_dir or not Path(output_dir).is_dir():
+        return None
+    steps = []
+    for folder in Path(output_dir).iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", folder.name)
+        if match and folder.is_dir():
+            steps.append((int(match.group(1)), folder))
+    return max(steps)[1] if steps else None
+
+
+def resolve_settings(
+    flags: Mapping[str, Any], config_file: str | None = None, assignments: Mapping[str, Any] | None = None
+) -> GrpoSettings:
+    """Defaults, then (on --resume) the settings the run was started with, then the config
+    file, then `--set` pairs, then flags: each layer overrides the one before.
+
+    Resuming needs only `-o OUTDIR --resume`: model, data and the rest come from the run.
+    """
+    base = GrpoSettings()
+    output_dir = flags.get("output_dir")
+    if flags.get("resume") and output_dir:
+        saved = latest_checkpoint(output_dir)
+        for candidate in ([saved / CONFIG_NAME] if saved else []) + [Path(output_dir) / CONFIG_NAME]:
+            if candidate.is_file():
+                base = merge(base, read_yaml(candidate))
+                break
+    file_layer = read_yaml(config_file) if config_file else {}
+    settings = merge(base, file_layer, assignments or {}, flags)
+    for key, flag in (("model", "--model"), ("data", "--data"), ("output_dir", "-o/--output-dir")):
+        if not getattr(settings, key):
+            raise UsageError(f"missing {flag} (or `{key}:` in the config file)")
+    if not Path(settings.data).is_file():
+        raise UsageError(f"--data {settings.data}: no such file")
+    if settings.model.startswith((".", "/", "~")) and not Path(settings.model).expanduser().exists():
+        raise UsageError(f"--model {settings.model}: no such folder")  # a name (org/model) may be in the hub cache
+    return settings
+
+
+def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = None, command_line: str = "") -> list[str]:
+    """Check the run can start, write OUTDIR/ltrl-grpo.yaml, and return the torchrun argv."""
+    if settings.use_vllm:
+        require_vllm()
+    if gpus is None:
+        gpus = 0 if settings.use_cpu else visible_gpus()
+    nproc = resolve_nproc(topology.nproc_per_node, 0 if settings.use_cpu else gpus)
+    check_data(settings.data)
+    if topology.nnodes.isdigit():  # an elastic range (1:4) is only known at rendezvous
+        from ltrl_cli.grpo.recipe import batch_layout
+
+        batch_layout(settings, nproc * int(topology.nnodes))
+    header = f"# {command_line}\n" if command_line else ""
+    path = write_yaml(settings, Path(settings.output_dir) / CONFIG_NAME,
+                      header=header + "# resolved by ltrl grpo; every rank reads this file\n")
+    return torchrun_argv(topology, nproc, str(path))
+
+
+def require_vllm() -> None:
+    """vLLM rollouts need the `vllm` extra (CUDA only); say so before any process starts."""
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is None:
+        raise MissingDependency("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
+
+
+def check_data(path: str) -> int:
+    """Read the training file once before any process starts: a bad line fails here, with
+    its line number, instead of on every rank after the imports. Returns the record count."""
+    from ltrl_cli.grpo.data import iter_rows
+
+    count = sum(1 for _ in iter_rows(path))
+    if not count:
+        raise UsageError(f"--data {path}: no training records in it")
+    return count

@@ -1,0 +1,271 @@
+"""The GRPO training recipe that `ltrl grpo` runs on every rank under torchrun.
+
+You normally start it through `ltrl grpo`, which resolves the settings and writes them to
+OUTDIR/ltrl-grpo.yaml. To run it by hand (same thing):
+
+    # one node, one process per GPU
+    torchrun --standalone --nproc-per-node 8 -m ltrl_cli.grpo.recipe --config runs/a/ltrl-grpo.yaml
+    # two nodes: the same line on both, with the rendezvous of node 0
+    torchrun --nnodes 2 --nproc-per-node 8 --rdzv-backend c10d --rdzv-endpoint node0:29500 \\
+        -m ltrl_cli.grpo.recipe --config runs/a/ltrl-grpo.yaml
+
+What one optimizer step does (TRL's GRPOTrainer, with ltrl's reward step):
+  1. take `prompts_per_step` prompts (all ranks together) and sample `num_generations`
+     completions for each at temperature 1.0: the groups;
+  2. judge each completion on its own rank, gather everything, and shape the reward of
+     each whole group (trainer.py): outcome, rubric recall / group max, combination;
+  3. advantage = (reward - group mean) / group std; a completion without a verdict has
+     advantage 0 and stays out of the group mean;
+  4. the clipped policy-gradient loss (clip 0.2 / 0.28), averaged over all the tokens of
+     the batch (token-level), no KL term; one optimizer step at a constant learning rate.
+
+Rank 0 writes one JSONL record per step to stdout; everything else goes to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ltrl_cli import console
+from ltrl_cli.errors import BackendError, LtrlError, UsageError
+from ltrl_cli.grpo.config import GrpoSettings, load
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ltrl_cli.grpo.recipe", description="GRPO training (run by torchrun)")
+    parser.add_argument("--config", required=True, help="the resolved settings (ltrl grpo writes OUTDIR/ltrl-grpo.yaml)")
+    args = parser.parse_args(argv)
+    rank = int(os.environ.get("RANK", "0"))
+    console.configure(quiet=os.environ.get("LTRL_QUIET") == "1")  # `ltrl grpo -q` reaches the ranks this way
+    try:
+        return train(load(args.config), rank)
+    except LtrlError as exc:
+        print(f"ltrl grpo: [rank {rank}] {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+def train(s: GrpoSettings, rank: int) -> int:
+    """Set up and run one training job on this rank; returns the exit code."""
+    # -------------------------------------------------------------------- stdout
+    # stdout carries rank 0's metric records only. Libraries print (transformers' log
+    # lines, progress bars, C extensions), so fd 1 itself is pointed at stderr, and rank 0
+    # keeps a private handle on the real stdout for its records.
+    from ltrl_cli.io import records_out
+
+    if rank != 0:
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        sys.stdout = sys.stderr
+        return _train(s, rank, out=None)
+    with records_out() as out:
+        return _train(s, rank, out=out)
+
+
+def _train(s: GrpoSettings, rank: int, out) -> int:
+    import warnings
+
+    # transformers 5 renames gradient_checkpointing, and TRL still uses the old name: one
+    # FutureWarning per call, several per step, with nothing for the user to do about it.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    import torch
+    import transformers
+    from transformers import AutoTokenizer
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    transformers.logging.set_verbosity_warning() if rank == 0 else transformers.logging.set_verbosity_error()
+    if rank != 0 or not sys.stderr.isatty():  # bars are for a person watching rank 0's terminal
+        transformers.utils.logging.disable_progress_bar()
+    on_gpu = torch.cuda.is_available() and not s.use_cpu
+
+    # -------------------------------------------------------------------- data
+    # The tokenizer first: it decides which prompts fit in max_prompt_length.
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(s.model)
+    except (OSError, ValueError) as exc:  # not a folder, not in the hub cache, no tokenizer files
+        raise BackendError(f"cannot load the tokenizer of --model {s.model}: {str(exc).splitlines()[0]}") from None
+    if tokenizer.pad_token is None:  # batched generation pads on the left
+        tokenizer.pad_token = tokenizer.eos_token
+    dataset = _dataset(s, tokenizer, rank)
+
+    # -------------------------------------------------------------------- trainer
+    from ltrl_cli.grpo.trainer import JsonlMetrics, LtrlGRPOTrainer, LtrlReward, SaveSettings
+
+    trainer = LtrlGRPOTrainer(
+        model=s.model,
+        processing_class=tokenizer,
+        args=_grpo_args(s, world_size, on_gpu),
+        train_dataset=dataset,
+        peft_config=_lora(s),
+        ltrl_reward=LtrlReward(s, _judge(s), tokenizer),
+        reward_log_dir=Path(s.output_dir) / "rewards" if s.log_rewards else None,
+        callbacks=[SaveSettings(s)] + ([JsonlMetrics(out, world_size)] if out is not None else []),
+    )
+    _quiet_progress(trainer)
+
+    # -------------------------------------------------------------------- train
+    resume = _latest_checkpoint(s.output_dir) if s.resume else None
+    if rank == 0:
+        console.info(f"grpo: {len(dataset)} prompts, {world_size} process(es) on {'GPU' if on_gpu else 'CPU'}, "
+                     f"{s.max_steps} steps" + (f", resuming from {resume}" if resume else ""))
+    # The loop saves every save_steps and at its last step (transformers' save strategy
+    # "steps" also saves when max_steps is reached).
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if rank == 0:
+        final = Path(s.output_dir) / f"checkpoint-{trainer.state.global_step}"
+        console.info(f"grpo: done at step {trainer.state.global_step}; checkpoint in {final}")
+    return 0
+
+
+def _dataset(s: GrpoSettings, tokenizer, rank: int):
+    """The training rows, with prompts longer than max_prompt_length dropped (and counted)."""
+    from datasets import Dataset
+
+    from ltrl_cli.grpo.data import load_rows, prompt_lengths, within_length
+
+    rows = load_rows(s.data)
+    kept = within_length(rows, prompt_lengths(rows, tokenizer), s.max_prompt_length)
+    if rank == 0 and len(kept) < len(rows):
+        console.warn(f"grpo: dropped {len(rows) - len(kept)} of {len(rows)} prompts longer than "
+                     f"max_prompt_length {s.max_prompt_length} tokens")
+    if not kept:
+        raise UsageError(f"no training prompt in {s.data} fits in max_prompt_length {s.max_prompt_length}")
+    return Dataset.from_list(kept)
+
+
+def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
+    """Map ltrl's settings onto TRL's GRPOConfig."""
+    import torch
+    from trl import GRPOConfig
+
+    per_device, accumulation = batch_layout(s, world_size)
+    bf16 = s.bf16 == "true" or (s.bf16 == "auto" and on_gpu and torch.cuda.is_bf16_supported())
+    if s.use_vllm:
+        from ltrl_cli.grpo.launch import require_vllm
+
+        require_vllm()
+    init_kwargs = {"dtype": "bfloat16" if bf16 else "float32"}  # a string: the args are saved as JSON too
+    if s.attn_implementation:
+        init_kwargs["attn_implementation"] = s.attn_implementation
+    return GRPOConfig(
+        output_dir=s.output_dir,
+        use_cpu=not on_gpu,
+        bf16=bf16,
+        model_init_kwargs=init_kwargs,
+        seed=s.seed,
+        # One optimizer step = prompts_per_step x num_generations completions in all, in
+        # micro-batches of per_device_batch_size on each rank; one generation per step.
+        per_device_train_batch_size=per_device,
+        gradient_accumulation_steps=accumulation,
+        num_generations=s.num_generations,
+        max_steps=s.max_steps,
+        # The update.
+        learning_rate=s.learning_rate,
+        lr_scheduler_type=s.lr_scheduler,
+        warmup_steps=s.warmup_steps,
+        weight_decay=s.weight_decay,
+        max_grad_norm=s.max_grad_norm,
+        epsilon=s.epsilon,
+        epsilon_high=s.epsilon_high,
+        loss_type=s.loss_type,
+        beta=s.beta,
+        scale_rewards=s.scale_rewards,
+        mask_truncated_completions=s.mask_truncated_completions,
+        # Rollouts.
+        temperature=s.temperature,
+        top_p=s.top_p,
+        top_k=s.top_k,
+        max_completion_length=s.max_completion_length,
+        use_vllm=s.use_vllm,
+        vllm_mode=s.vllm_mode,
+        vllm_server_base_url=s.vllm_server_base_url,
+        vllm_gpu_memory_utilization=s.vllm_gpu_memory_utilization,
+        # Memory.
+        gradient_checkpointing=s.gradient_checkpointing,
+        # Non-reentrant checkpointing works with LoRA (frozen inputs) and with DDP.
+        gradient_checkpointing_kwargs={"use_reentrant": False},
+        ddp_find_unused_parameters=False,  # every weight (or LoRA adapter) takes part in each forward
+        # Bookkeeping: log every step (our JSONL), save every save_steps.
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=s.save_steps,
+        save_total_limit=s.save_total_limit,
+        report_to=[],
+        log_level_replica="error",  # rank 0 speaks for all; the others only on errors
+        disable_tqdm=not sys.stderr.isatty(),
+    )
+
+
+def batch_layout(s: GrpoSettings, world_size: int) -> tuple[int, int]:
+    """(per-device micro-batch, gradient accumulation steps) for one optimizer step.
+
+    >>> batch_layout(GrpoSettings(), 8)   # 16 prompts x 8 = 128 completions on 8 GPUs
+    (8, 2)
+    >>> batch_layout(GrpoSettings(prompts_per_step=1, num_generations=4, per_device_batch_size=2), 2)
+    (2, 1)
+    """
+    completions = s.prompts_per_step * s.num_generations
+    per_device = min(s.per_device_batch_size, max(completions // world_size, 1))
+    if completions % (world_size * per_device):
+        raise UsageError(
+            f"{s.prompts_per_step} prompts x {s.num_generations} generations = {completions} completions per step "
+            f"do not split evenly over {world_size} process(es) x per_device_batch_size {per_device}; "
+            "change prompts_per_step or per_device_batch_size"
+        )
+    return per_device, completions // (world_size * per_device)
+
+
+def _lora(s: GrpoSettings):
+    """A peft LoRA config when lora_r > 0; None trains every weight."""
+    if s.lora_r <= 0:
+        return None
+    from peft import LoraConfig
+
+    targets = s.lora_target_modules
+    return LoraConfig(
+        r=s.lora_r,
+        lora_alpha=s.lora_alpha,
+        lora_dropout=s.lora_dropout,
+        target_modules=targets[0] if targets == ["all-linear"] else targets,
+        task_type="CAUSAL_LM",
+    )
+
+
+def _judge(s: GrpoSettings):
+    """The outcome judge: a rule (exact, contains) or an LLM behind an OpenAI-compatible endpoint."""
+    from ltrl_cli.backends.judge import make_judge
+
+    if s.judge != "llm":
+        return make_judge(s.judge)
+    from ltrl_cli.llm.options import LLMOptions, make_llm
+
+    # No response cache: completions are sampled and almost never repeat, and eight ranks
+    # writing one sqlite file would only wait on each other's locks.
+    options = LLMOptions(backend="openai", base_url=s.judge_base_url, model=s.judge_model,
+                         api_key_env=s.judge_api_key_env, concurrency=s.judge_concurrency, no_cache=True)
+    return make_judge("llm", llm=make_llm(options))
+
+
+def _latest_checkpoint(output_dir: str | None) -> Path | None:
+    """The highest-numbered OUTDIR/checkpoint-<step> folder."""
+    from ltrl_cli.grpo.launch import latest_checkpoint
+
+    found = latest_checkpoint(output_dir)
+    if found is None:
+        raise UsageError(f"--resume: no checkpoint-<step> folder in {output_dir}")
+    return found
+
+
+def _quiet_progress(trainer) -> None:
+    # Without a terminal, transformers would print each log dict as a line of text:
+    # the JSONL record on stdout already says it all.
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

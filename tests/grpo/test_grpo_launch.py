@@ -1,0 +1,124 @@
+"""The torchrun command line, built and handed to an injected launch function."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from ltrl_cli.errors import UsageError
+from ltrl_cli.grpo import launch as L
+from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, load, merge
+
+RECORD = '{"id": "q1", "input_messages": [{"role": "user", "content": "Q?"}], "label": "A", "metadata": {"rubrics": []}}\n'
+
+
+def _settings(tmp_path, **extra) -> GrpoSettings:
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    return merge(GrpoSettings(), {"model": "m", "data": str(data), "output_dir": str(tmp_path / "run"), **extra})
+
+
+def test_one_cpu_process_without_gpus(tmp_path):
+    argv = L.prepare(_settings(tmp_path), L.Topology(), gpus=0)
+    assert argv[1:5] == ["-m", "torch.distributed.run", "--nproc-per-node", "1"]
+    assert "--standalone" in argv
+    assert argv[-4:] == ["-m", "ltrl_cli.grpo.recipe", "--config", str(tmp_path / "run" / CONFIG_NAME)]
+    assert load(argv[-1]).model == "m"  # the recipe reads exactly what the launcher resolved
+
+
+def test_one_process_per_gpu_and_explicit_counts(tmp_path):
+    assert L.prepare(_settings(tmp_path), L.Topology(), gpus=8)[4] == "8"
+    assert L.prepare(_settings(tmp_path), L.Topology(nproc_per_node="2"), gpus=0)[4] == "2"
+    assert L.prepare(_settings(tmp_path, use_cpu=True), L.Topology(), gpus=8)[4] == "1"  # --cpu
+
+
+def test_multi_node_options_pass_through(tmp_path):
+    topo = L.Topology(nproc_per_node="8", nnodes="2", node_rank=1, rdzv_endpoint="node0:29500")
+    argv = L.prepare(_settings(tmp_path), topo, gpus=8)
+    joined = " ".join(argv)
+    assert "--nnodes 2 --rdzv-backend c10d --rdzv-endpoint node0:29500" in joined
+    assert "--node-rank 1" in joined and "--standalone" not in joined
+    with pytest.raises(UsageError, match="needs --rdzv-endpoint"):
+        L.prepare(_settings(tmp_path), L.Topology(nnodes="2"), gpus=8)
+
+
+def test_batch_must_split_over_the_processes(tmp_path):
+    # 16 prompts x 8 = 128 completions cannot be cut into 3 ranks x 8.
+    with pytest.raises(UsageError, match="do not split evenly over 3"):
+        L.prepare(_settings(tmp_path), L.Topology(nproc_per_node="3"), gpus=0)
+
+
+def test_launch_returns_the_launch_functions_code():
+    seen = []
+    assert L.launch(["torchrun", "x"], lambda argv: seen.append(argv) or 7) == 7
+    assert seen == [["torchrun", "x"]]
+
+
+def test_cli_exits_with_torchruns_code(tmp_path, monkeypatch):
+    from ltrl_cli.cli import app
+
+    seen = []
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: seen.append(list(argv)) or 3)
+    monkeypatch.setattr(L, "visible_gpus", lambda: 0)
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "run"),
+                                      "--max-steps", "5", "--set", "top_k=20", "--lora-r", "16"])
+    assert result.exit_code == 3, result.output
+    assert result.stdout == ""  # nothing but records on stdout, and the parent writes none
+    settings = load(tmp_path / "run" / CONFIG_NAME)
+    assert (settings.max_steps, settings.top_k, settings.lora_r) == (5, 20, 16)
+    assert seen and seen[0][4] == "1"
+
+
+def test_cli_usage_errors_exit_2(tmp_path):
+    from ltrl_cli.cli import app
+
+    result = CliRunner().invoke(app, ["grpo", "--model", "m", "-o", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "ltrl grpo: missing --data" in result.stderr
+
+
+def test_dry_run_prints_the_command_and_starts_nothing(tmp_path, monkeypatch):
+    from ltrl_cli.cli import app
+
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: pytest.fail("launched on --dry-run"))
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r"),
+                                      "--cpu", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "torch.distributed.run --nproc-per-node 1" in result.stderr
+
+
+def test_latest_checkpoint_is_by_step_not_by_name(tmp_path):
+    for step in (2, 10, 9):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-x").mkdir()
+    assert L.latest_checkpoint(tmp_path).name == "checkpoint-10"
+    assert L.latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_vllm_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    from ltrl_cli.errors import MissingDependency
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    with pytest.raises(MissingDependency, match=r"pip install 'ltrl\[vllm\]'"):
+        L.prepare(_settings(tmp_path, use_vllm=True), L.Topology(), gpus=1)
+
+
+def test_bad_data_fails_before_anything_starts(tmp_path, monkeypatch):
+    from ltrl_cli.cli import app
+
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: pytest.fail("launched with bad data"))
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD + '{"input_messages": []}\n')
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"ltrl grpo: {data}: line 2: missing field 'label'"
+    data.write_text("\n")
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and "no training records" in result.stderr
