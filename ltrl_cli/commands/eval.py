@@ -1,0 +1,333 @@
+"""`ltrl eval`: the paper's five long-context benchmarks, scored the way their owners score them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.llm.options import (
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+)
+
+RUN = "Benchmark"
+GEN = "Generation"
+JUDGE = "Judge"
+OUT = "Output"
+
+BenchmarkName = Annotated[str, typer.Option(
+    "--benchmark", "-b", rich_help_panel=RUN, metavar="NAME",
+    help="aa-lcr, mrcr, frames, longbench-v2 or longreason.")]
+DataPath = Annotated[Optional[Path], typer.Option(
+    "--data", rich_help_panel=RUN, metavar="PATH",
+    help="The benchmark's official file or downloaded dataset folder (see docs/eval.md). With --score-only: "
+         "a previous `ltrl eval` output (default: stdin).")]
+Samples = Annotated[int, typer.Option("--samples", "-k", min=1, rich_help_panel=RUN,
+                                      help="Samples per question; the score is avg@K.")]
+Limit = Annotated[Optional[int], typer.Option("--limit", "-n", min=1, rich_help_panel=RUN,
+                                              help="Evaluate only the first N questions (after --shard).")]
+SkipMissing = Annotated[bool, typer.Option(
+    "--skip-missing", rich_help_panel=RUN,
+    help="AA-LCR: leave out questions whose documents are missing (counted on stderr) instead of stopping.")]
+ScoreOnly = Annotated[bool, typer.Option(
+    "--score-only", rich_help_panel=RUN,
+    help="Re-grade the samples of a previous run (stdin or --data) without calling the model.")]
+
+TopP = Annotated[float, typer.Option("--top-p", min=0.0, max=1.0, rich_help_panel=GEN, help="Nucleus sampling.")]
+TopK = Annotated[int, typer.Option("--top-k", rich_help_panel=GEN, help="Top-k sampling (0 or -1: not sent).")]
+Seed = Annotated[int, typer.Option(
+    "--seed", rich_help_panel=GEN, help="Run seed; each sample's seed derives from it, the item id and the index.")]
+MaxContext = Annotated[Optional[int], typer.Option(
+    "--max-context", min=1, rich_help_panel=GEN, metavar="TOKENS",
+    help="Cut longer prompts in the middle to this many tokens (the record says so).")]
+TokenizerSpec = Annotated[Optional[str], typer.Option(
+    "--tokenizer", rich_help_panel=GEN, metavar="SPEC",
+    help="Tokenizer for --max-context: a local Hugging Face tokenizer folder or tokenizer.json, or "
+         "tiktoken:<encoding> [default: --model].")]
+Thinking = Annotated[bool, typer.Option(
+    "--thinking/--no-thinking", rich_help_panel=GEN,
+    help="A reasoning model: a response cut by --max-tokens before </think> has no final answer (scores 0). "
+         "With --no-thinking its text is graded as it is.")]
+DropReasoning = Annotated[bool, typer.Option(
+    "--drop-reasoning", rich_help_panel=GEN, help="Leave the <think> text out of the records (smaller output).")]
+
+JudgePrompt = Annotated[str, typer.Option(
+    "--judge-prompt", rich_help_panel=JUDGE, metavar="PROMPT",
+    help="AA-LCR and FRAMES: official (the benchmark's own judge prompt) or longtracerl (the method's yes/no "
+         "judge, as in ltrl score).")]
+JudgeBaseUrl = Annotated[Optional[str], typer.Option(
+    "--judge-base-url", rich_help_panel=JUDGE, help="Judge endpoint [default: --base-url].")]
+JudgeModel = Annotated[Optional[str], typer.Option(
+    "--judge-model", rich_help_panel=JUDGE, help="Judge model [default: --model].")]
+JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
+    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, help="Judge API key variable [default: --api-key-env].")]
+JudgeMaxTokens = Annotated[Optional[int], typer.Option(
+    "--judge-max-tokens", min=1, rich_help_panel=JUDGE, help="Most tokens a judge reply may use.")]
+AllowJudgeErrors = Annotated[bool, typer.Option(
+    "--allow-judge-errors", rich_help_panel=JUDGE,
+    help="Exit 0 even when some samples got no verdict (they are counted, never scored 0).")]
+
+SummaryFile = Annotated[Optional[Path], typer.Option(
+    "--summary", rich_help_panel=OUT, metavar="FILE", help="Write the summary (score, breakdowns) as JSON here.")]
+Compare = Annotated[Optional[str], typer.Option(
+    "--compare", rich_help_panel=OUT, metavar="paper", help="Put the paper's figures beside the score.")]
+PaperModel = Annotated[str, typer.Option(
+    "--paper-model", rich_help_panel=OUT, metavar="MODEL",
+    help="Whose paper figures: qwen3-4b-thinking, qwen3-30b-a3b-thinking or deepseek-r1-qwen3-8b.")]
+
+
+@app.command("eval")
+def eval_command(
+    benchmark: BenchmarkName, data: DataPath = None, samples: Samples = 4, limit: Limit = None, shard: Shard = None,
+    skip_missing: SkipMissing = False, score_only: ScoreOnly = False,
+    backend: Backend = "openai", base_url: BaseUrl = None, model: Model = None, api_key_env: ApiKeyEnv = None,
+    concurrency: Concurrency = 16, timeout: Timeout = 3600.0, max_retries: MaxRetries = 6,
+    temperature: Temperature = None, max_tokens: MaxTokens = None, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0,
+    max_context: MaxContext = None, tokenizer: TokenizerSpec = None, thinking: Thinking = True,
+    drop_reasoning: DropReasoning = False,
+    cache: CachePath = None, no_cache: NoCache = False,
+    judge_prompt: JudgePrompt = "official", judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
+    judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
+    allow_judge_errors: AllowJudgeErrors = False,
+    summary: SummaryFile = None, compare: Compare = None, paper_model: PaperModel = "qwen3-4b-thinking",
+    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+) -> None:
+    """Run one of the paper's five long-context benchmarks and score it as its owners do.
+
+    Reads: the benchmark's official files (--data); with --score-only, a previous run's
+    records (stdin or --data). Writes: one record per question (`id`, `gold`, `samples`
+    with response, extracted answer, score and judge verdict, mean `score`); the summary
+    (avg@K in percent, per-bucket breakdowns) as a table on stderr and as JSON with
+    --summary. Sampling defaults are the paper's: temperature 0.6, top-p 0.95, top-k 20,
+    4 samples, 32,768 new tokens. Responses are cached, so a killed run resumes.
+
+    \b
+    Example:
+      ltrl eval -b longbench-v2 --data LongBench-v2/data.json \\
+        --base-url http://localhost:8000/v1 --model Qwen/Qwen3-4B-Thinking-2507 \\
+        --max-context 131072 --tokenizer ~/models/Qwen3-4B-Thinking-2507 \\
+        --summary lb2.json --compare paper > lb2.jsonl
+      ltrl eval -b aa-lcr --data AA-LCR/ --judge-base-url http://judge:8000/v1 \\
+        --judge-model Qwen/Qwen3-235B-A22B --base-url http://localhost:8000/v1 --model m > aa.jsonl
+      ltrl eval -b aa-lcr --score-only --judge-prompt longtracerl \\
+        --judge-base-url http://judge:8000/v1 --judge-model j < aa.jsonl > aa-ltr.jsonl
+    """
+    from ltrl_cli.llm.options import LLMOptions
+
+    with command("eval", quiet=quiet, verbose=verbose) as run:
+        params = dict(locals())
+        options = LLMOptions.pick(params)
+        settings = _Settings(**{f.name: params[f.name] for f in fields(_Settings)})
+        _run(run, settings, options)
+
+
+@dataclass
+class _Settings:
+    """The non-model options, gathered so the helpers below take one argument."""
+
+    benchmark: str
+    data: Path | None
+    samples: int
+    limit: int | None
+    shard: str | None
+    skip_missing: bool
+    score_only: bool
+    top_p: float
+    top_k: int
+    seed: int
+    max_context: int | None
+    tokenizer: str | None
+    thinking: bool
+    drop_reasoning: bool
+    judge_prompt: str
+    judge_base_url: str | None
+    judge_model: str | None
+    judge_api_key_env: str | None
+    judge_max_tokens: int | None
+    allow_judge_errors: bool
+    summary: Path | None
+    compare: str | None
+    paper_model: str
+    skip_bad: bool
+    quiet: bool
+
+
+def _run(run: Any, s: _Settings, options: Any) -> None:
+    from ltrl_cli import console
+    from ltrl_cli.errors import LtrlError
+    from ltrl_cli.eval.common import benchmark_module
+    from ltrl_cli.io import records_out, write_records
+
+    bench = benchmark_module(s.benchmark)
+    _check(s)
+    paper = _paper(s)  # a bad --paper-model fails before any work
+    records = _prepare(run, s, options, bench)
+    kept: list[dict[str, Any]] = []
+    with records_out() as out:
+        shown = console.progress(_remember(records, kept), f"{bench.NAME} questions")  # a bar on a terminal only
+        run.add("questions", write_records(shown, out))
+    result = _summary(kept, bench, paper, s)
+    if result["ungraded_samples"] and not s.allow_judge_errors:
+        raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "
+                        "records); fix the judge and rerun (cached answers are reused), or pass --allow-judge-errors")
+
+
+def _check(s: _Settings) -> None:
+    from ltrl_cli.errors import UsageError
+
+    if s.judge_prompt not in ("official", "longtracerl"):
+        raise UsageError(f"--judge-prompt {s.judge_prompt!r}: choose official or longtracerl")
+    if s.compare not in (None, "paper"):
+        raise UsageError(f"--compare {s.compare!r}: the only comparison is 'paper'")
+    if not s.score_only and s.data is None:
+        raise UsageError("--data is required: the benchmark's file or dataset folder (see docs/eval.md)")
+
+
+def _paper(s: _Settings) -> dict[str, Any] | None:
+    if s.compare != "paper":
+        return None
+    from ltrl_cli.eval.paper import paper_figures
+
+    return paper_figures(s.paper_model, s.benchmark)
+
+
+def _prepare(run: Any, s: _Settings, options: Any, bench: Any) -> Any:
+    """The stream of graded records: generated and graded, or re-graded (--score-only)."""
+    from ltrl_cli.eval.common import Graders
+    from ltrl_cli.eval.runner import Evaluator, Sampling, evaluate, regrade
+
+    sampling = Sampling(temperature=0.6 if options.temperature is None else options.temperature, top_p=s.top_p,
+                        top_k=s.top_k if s.top_k > 0 else None, max_tokens=options.max_tokens or 32768, seed=s.seed)
+    llm = None if s.score_only else _generator(options)
+    graders = Graders(judge_llm=_judge_llm(s, options, llm, bench), judge_prompt=s.judge_prompt,
+                      judge_max_tokens=s.judge_max_tokens)
+    evaluator = Evaluator(bench, llm=llm, graders=graders, sampling=sampling, keep_reasoning=not s.drop_reasoning,
+                          thinking=s.thinking)
+    if s.score_only:
+        return regrade(_previous(run, s), evaluator, concurrency=options.concurrency)
+    tokenizer = _tokenizer(s, options)
+    items = _items(s, bench)
+    model = {**options.describe(), "sampling": sampling.describe()}
+    return evaluate(items, evaluator, samples=s.samples, concurrency=options.concurrency, tokenizer=tokenizer,
+                    max_context=s.max_context, model=model)
+
+
+def _generator(options: Any) -> Any:
+    from ltrl_cli.llm.options import make_llm
+
+    return make_llm(options)
+
+
+def _judge_llm(s: _Settings, options: Any, llm: Any, bench: Any) -> Any:
+    """The judge model: its own endpoint when given, else the generation endpoint."""
+    from dataclasses import replace
+
+    from ltrl_cli.llm.options import make_llm
+
+    from ltrl_cli.errors import UsageError
+
+    if not bench.NEEDS_JUDGE:
+        return None
+    if not (s.judge_base_url or s.judge_model or s.judge_api_key_env) and llm is not None:
+        return llm
+    judge_options = replace(options, backend="openai" if s.judge_base_url else options.backend,
+                            base_url=s.judge_base_url or options.base_url, model=s.judge_model or options.model,
+                            api_key_env=s.judge_api_key_env or options.api_key_env, temperature=None)
+    if not judge_options.model:
+        raise UsageError(f"{bench.NAME} is graded by an LLM judge: give --judge-base-url and --judge-model "
+                         "(without them the generation endpoint judges)")
+    return make_llm(judge_options)
+
+
+def _tokenizer(s: _Settings, options: Any) -> Any:
+    if not s.max_context:
+        return None
+    from ltrl_cli.backends.tokenize import load_tokenizer
+    from ltrl_cli.errors import UsageError
+
+    spec = s.tokenizer or options.model
+    if not spec:
+        raise UsageError("--max-context needs --tokenizer (a tokenizer folder or tiktoken:o200k_base)")
+    return load_tokenizer(str(Path(spec).expanduser()) if not spec.startswith("tiktoken:") else spec)
+
+
+def _items(s: _Settings, bench: Any) -> Any:
+    from ltrl_cli.io import in_shard, parse_shard
+
+    shard = parse_shard(s.shard)
+    count = 0
+    for item in bench.load(s.data, skip_missing=s.skip_missing):
+        if not in_shard(item.id, shard):
+            continue
+        if s.limit is not None and count >= s.limit:
+            return
+        count += 1
+        yield item
+
+
+def _previous(run: Any, s: _Settings) -> Any:
+    """A previous run's records, from --data or stdin."""
+    from ltrl_cli.io import read_records, stdin_records
+
+    if s.data is None:
+        yield from _of_this_run(stdin_records(skip_bad=s.skip_bad, stats=run.reader), s)
+        return
+    if not s.data.is_file():
+        from ltrl_cli.errors import BadInput
+
+        raise BadInput("not found (--score-only --data names a previous `ltrl eval` output)", source=str(s.data))
+    with s.data.open("rb") as handle:
+        yield from _of_this_run(read_records(handle, skip_bad=s.skip_bad, source=str(s.data), stats=run.reader), s)
+
+
+def _of_this_run(records: Any, s: _Settings) -> Any:
+    """Records of this benchmark, in this shard, up to --limit."""
+    from ltrl_cli.errors import BadInput
+    from ltrl_cli.io import in_shard, parse_shard
+
+    shard = parse_shard(s.shard)
+    count = 0
+    for record in records:
+        if record.get("benchmark") not in (None, s.benchmark):
+            raise BadInput(f"record {record.get('id')!r} is from benchmark {record['benchmark']!r}, "
+                           f"not {s.benchmark!r}")
+        if not in_shard(str(record.get("id", "")), shard):
+            continue
+        if s.limit is not None and count >= s.limit:
+            return
+        count += 1
+        yield record
+
+
+def _remember(records: Any, kept: list[dict[str, Any]]) -> Any:
+    """Pass records through, keeping what the summary needs (not the response texts)."""
+    for record in records:
+        kept.append({"score": record.get("score"), "buckets": record.get("buckets"), "metrics": record.get("metrics"),
+                     "prompt": {"truncated": (record.get("prompt") or {}).get("truncated")},
+                     "samples": [{"score": x.get("score"), "truncated": x.get("truncated")}
+                                 for x in record.get("samples") or []]})
+        yield record
+
+
+def _summary(kept: list[dict[str, Any]], bench: Any, paper: dict[str, Any] | None, s: _Settings) -> dict[str, Any]:
+    """Build the summary; print its table on stderr; write it as JSON with --summary."""
+    import orjson
+
+    from ltrl_cli import console
+    from ltrl_cli.eval.summary import summarize, table
+
+    result = summarize(kept, bench.NAME, tuple(bench.BREAKDOWNS))
+    if paper is not None:
+        result["paper"] = paper
+    if kept and not s.quiet:
+        console.console.print(table(result))
+    if result["ungraded_samples"]:
+        console.warn(f"eval: {result['ungraded_samples']:,} sample(s) without a judge verdict are left out of "
+                     "the score, not counted as wrong")
+    if s.summary is not None:
+        s.summary.parent.mkdir(parents=True, exist_ok=True)
+        s.summary.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
+    return result

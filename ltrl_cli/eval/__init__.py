@@ -1,0 +1,1 @@
+"""The paper's five long-context benchmarks: one module each (load, prompt, grade), plus the runner."""
