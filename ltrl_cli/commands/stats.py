@@ -76,6 +76,18 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
+def _mention_bars(axes, by_strategy: dict[str, dict]) -> None:
+    """One group of bars per tier, one bar per strategy: the comparison the paper makes."""
+    tiers = list(dict.fromkeys(t for figs in by_strategy.values() for t, row in figs["tiers"].items()
+                               if row["mention_rate"] is not None))
+    width = 0.8 / max(1, len(by_strategy))
+    for number, (name, figs) in enumerate(by_strategy.items()):
+        rates = [100 * (figs["tiers"].get(t, {}).get("mention_rate") or 0) for t in tiers]
+        axes.bar([i + number * width for i in range(len(tiers))], rates, width, label=name)
+    axes.set_xticks([i + width * (len(by_strategy) - 1) / 2 for i in range(len(tiers))], tiers)
+    axes.legend()
+
+
 def _plot(figures: dict, lengths: dict[str, list[int]], path: Path) -> None:
     try:
         import matplotlib
@@ -90,9 +102,9 @@ def _plot(figures: dict, lengths: dict[str, list[int]], path: Path) -> None:
     for name, values in lengths.items():
         left.hist(values, bins=30, alpha=0.6, label=name)
     left.set(title="context length", xlabel="tokens", ylabel="contexts")
+    left.ticklabel_format(axis="x", style="plain", useOffset=False)  # not "+1.31e5"
     left.legend()
-    tiers = [t for t, row in figures["tiers"].items() if row["mention_rate"] is not None]
-    right.bar(tiers, [100 * figures["tiers"][t]["mention_rate"] for t in tiers], color="tab:orange")
+    _mention_bars(right, figures.get("by_strategy") or {"all": figures})
     right.set(title="documents mentioning a gold entity", ylabel="%")
     fig.tight_layout()
     try:
