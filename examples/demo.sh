@@ -57,8 +57,15 @@ else
   ltrl index "$corpus" -o "$index" --force
 fi
 
-# Fail now, not after the slow stages, if the tokenizer cannot be loaded.
-ltrl assemble --index "$index" --tokenizer "$TOKENIZER" -q </dev/null >/dev/null
+# Fail now, not after the slow stages, if the tokenizer cannot be loaded. Without the
+# shared tiktoken files and without network, the default falls back to a BPE tokenizer
+# trained on the demo corpus itself (labelled in metadata.tokenizer of every record).
+if ! ltrl assemble --index "$index" --tokenizer "$TOKENIZER" -q </dev/null >/dev/null 2>"$WORK/tokenizer.err"; then
+  if [[ -n "${DEMO_TOKENIZER:-}" ]]; then cat "$WORK/tokenizer.err" >&2; exit 1; fi
+  echo "$TOKENIZER is not available offline; counting tokens with a BPE trained on the demo corpus instead" >&2
+  TOKENIZER="$WORK/demo-bpe-$PAGES-s$SEED.json"
+  [[ -s "$TOKENIZER" ]] || ltrl corpus tokenizer "$corpus" -o "$TOKENIZER" --force
+fi
 
 step "walk: $WALKS random walks of $HOPS hops"
 ltrl walk --index "$index" -n "$WALKS" --hops "$HOPS" --seed "$SEED" >"$WORK/walks.jsonl"

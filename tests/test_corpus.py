@@ -85,3 +85,17 @@ def test_cli_writes_stdout_and_gzip(tmp_path):
 def test_too_small_is_refused():
     with pytest.raises(ValueError):
         list(generate_demo(5))
+
+
+def test_corpus_tokenizer_trains_a_bpe_that_assemble_can_load(tmp_path):
+    from ltrl_cli.backends.tokenize import load_tokenizer
+
+    corpus, out = tmp_path / "demo.jsonl", tmp_path / "bpe.json"
+    assert run_ltrl("corpus", "demo", "--pages", "60", "-o", str(corpus)).returncode == 0
+    made = run_ltrl("corpus", "tokenizer", str(corpus), "-o", str(out), "--vocab-size", "2000")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout == b"" and b"60 pages" in made.stderr
+    tokenizer = load_tokenizer(str(out))
+    assert 0 < tokenizer.count("Population: 48,210") < len("Population: 48,210")
+    again = run_ltrl("corpus", "tokenizer", str(corpus), "-o", str(out))
+    assert again.returncode == 2 and b"exists; pass --force" in again.stderr

@@ -332,3 +332,25 @@ def _open_db(path: str | os.PathLike) -> sqlite3.Connection:
     except sqlite3.Error as exc:
         raise BackendError(f"--token-cache {path}: cannot open the sqlite file ({exc})") from None
     return db
+
+
+def train_bpe(texts: Iterable[str], vocab_size: int = 32000):
+    """Train a byte-level BPE tokenizer on `texts`; returns a `tokenizers.Tokenizer`.
+
+    For counting tokens where no model tokenizer is at hand (offline, no hub): counts
+    from a BPE of a realistic vocabulary trained on the corpus itself land near those of
+    a real model's tokenizer, which is what a token budget needs. Byte-level, so any
+    text can be encoded.
+    """
+    try:
+        from tokenizers import Tokenizer as RawTokenizer
+        from tokenizers import decoders, models, pre_tokenizers, trainers
+    except ImportError:
+        raise MissingDependency("tokenizers", "train", "training a tokenizer") from None
+    tokenizer = RawTokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return tokenizer

@@ -79,3 +79,50 @@ def _write_file(records, path: Path, force: bool) -> int:
     finally:
         tmp.unlink(missing_ok=True)
     return count
+
+
+@corpus_app.command("tokenizer")
+def tokenizer_command(
+    corpus: Annotated[Path, typer.Argument(metavar="KILT.jsonl[.gz]", help="The corpus to train on.")],
+    output: Annotated[Path, typer.Option("--output", "-o", metavar="FILE",
+                                         help="Where to write the tokenizer (a tokenizer.json file).")],
+    vocab_size: Annotated[int, typer.Option("--vocab-size", min=300, metavar="V",
+                                            help="Vocabulary size.")] = 32000,
+    max_pages: Annotated[int, typer.Option("--max-pages", min=1, metavar="N",
+                                           help="Train on the first N pages at most.")] = 100_000,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite FILE if it exists.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+) -> None:
+    """Train a byte-level BPE tokenizer on a KILT corpus, for counting tokens offline.
+
+    For `ltrl assemble --tokenizer FILE` when no model tokenizer is at hand and
+    tiktoken's encodings cannot be fetched: the demo falls back to it. Prefer the
+    tokenizer of the model you will train; this one only approximates its counts.
+
+    Reads: the corpus file.  Writes: FILE (tokenizer.json format).
+
+    \b
+    Example:
+      ltrl corpus tokenizer demo.jsonl.gz -o demo-bpe.json
+      ltrl assemble --index idx --tokenizer demo-bpe.json < tiered.jsonl > train.jsonl
+    """
+    import itertools
+
+    from ltrl_cli.backends.kilt import contents, read_pages
+    from ltrl_cli.backends.tokenize import train_bpe
+    from ltrl_cli.errors import UsageError
+
+    with command("corpus tokenizer", quiet=quiet, verbose=verbose) as run:
+        if output.exists() and not force:
+            raise UsageError(f"{output} exists; pass --force to overwrite it")
+        def texts():
+            for page in itertools.islice(read_pages(corpus), max_pages):
+                run.add("pages")
+                yield contents(page)
+
+        tokenizer = train_bpe(texts(), vocab_size)
+        tmp = output.with_name(output.name + ".partial")
+        tokenizer.save(str(tmp))
+        tmp.replace(output)
+        run.add("vocabulary", tokenizer.get_vocab_size())
