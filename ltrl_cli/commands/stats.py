@@ -31,7 +31,8 @@ def stats_command(
     \b
     Example:
       ltrl stats < train.jsonl > stats.json
-      cat tiered.jsonl random.jsonl | ltrl stats --plot stats.png | jq .by_strategy
+      ltrl assemble --index idx --strategy random < tiered.jsonl > random.jsonl
+      cat train.jsonl random.jsonl | ltrl stats --plot stats.png | jq .by_strategy
     """
     from ltrl_cli.io import dumps, records_out, stdin_records
     from ltrl_cli.stages.stats import compute_stats

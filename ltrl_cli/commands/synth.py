@@ -60,7 +60,7 @@ def synth_command(
 
     \b
     Example:
-      ltrl walk --index idx -n 200 | ltrl synth --index idx --backend template > q.jsonl
+      ltrl walk --index idx -n 50 | ltrl synth --index idx --backend template > q.jsonl
       ltrl synth --index idx --backend openai --base-url http://localhost:8000/v1 \\
         --model Qwen/Qwen3-4B --concurrency 64 --rejects rejected.jsonl < walks.jsonl > q.jsonl
     """

@@ -50,7 +50,7 @@ def walk_command(
 
     \b
     Example:
-      ltrl walk --index idx -n 1000 --hops 8 --seed 1 > walks.jsonl
+      ltrl walk --index idx -n 100 --hops 8 --seed 1 > walks.jsonl
       echo '{"title": "Ada Lovelace"}' | ltrl walk --index idx --starts - --per-start 3
     """
     from ltrl_cli import console
