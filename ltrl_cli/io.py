@@ -16,6 +16,7 @@ import io
 import os
 import signal
 import sys
+from pathlib import Path
 from typing import IO, Any, BinaryIO, Iterable, Iterator
 
 import orjson
@@ -34,6 +35,13 @@ class ReaderStats:
         self.lines = 0
         self.records = 0
         self.skipped = 0
+
+    def reject(self, exc: BadInput, *, skip_bad: bool) -> None:
+        """Raise `exc`, or with `skip_bad` warn about it on stderr and count it as skipped."""
+        if not skip_bad:
+            raise exc
+        self.skipped += 1
+        console.warn(f"skipping {exc.message}")
 
 
 def read_records(
@@ -58,11 +66,7 @@ def read_records(
         try:
             record = _parse(raw, required)
         except BadInput as exc:
-            exc = BadInput(exc.detail, line=number, source=source)
-            if not skip_bad:
-                raise exc from None
-            stats.skipped += 1
-            console.warn(f"skipping {exc.message}")
+            stats.reject(BadInput(exc.detail, line=number, source=source), skip_bad=skip_bad)
             continue
         stats.records += 1
         yield record
@@ -171,6 +175,39 @@ def _silence(out: IO[bytes]) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, out.fileno())
     os.close(devnull)
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
+
+    So an interrupted or failed write never leaves a half file under the real name (a
+    reader on shared storage, or a rerun, sees the old file or the whole new one).
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def chunked(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of `size` items (the last may be shorter), read lazily.
+
+    >>> list(chunked(range(5), 2))
+    [[0, 1], [2, 3], [4]]
+    """
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -69,15 +69,20 @@ def test_success_parses_content_usage_and_sends_the_request(serve):
     assert (body["temperature"], body["max_tokens"], body["seed"]) == (0.0, 16, 7)
 
 
-def test_429_with_retry_after_is_honoured_then_succeeds(serve, monkeypatch):
-    waits = []
-    real_sleep = asyncio.sleep
+@pytest.fixture
+def waits(monkeypatch) -> list[float]:
+    """The client's backoff sleeps, recorded instead of slept."""
+    recorded, real_sleep = [], asyncio.sleep
 
     async def record_sleep(seconds):
-        waits.append(seconds)
+        recorded.append(seconds)
         await real_sleep(0)
 
     monkeypatch.setattr("ltrl_cli.llm.openai.asyncio.sleep", record_sleep)
+    return recorded
+
+
+def test_429_with_retry_after_is_honoured_then_succeeds(serve, waits):
 
     def handler(body, count):
         if count == 1:
@@ -91,15 +96,7 @@ def test_429_with_retry_after_is_honoured_then_succeeds(serve, monkeypatch):
     assert waits == [3.0]  # the server's Retry-After, not our own backoff
 
 
-def test_500_then_success_and_backoff_grows_with_jitter(serve, monkeypatch):
-    waits = []
-    real_sleep = asyncio.sleep
-
-    async def record_sleep(seconds):
-        waits.append(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr("ltrl_cli.llm.openai.asyncio.sleep", record_sleep)
+def test_500_then_success_and_backoff_grows_with_jitter(serve, waits):
     server = serve(lambda body, n: completion("fine") if n > 3 else Reply("oops", status=500))
     response = chat(client(server, backoff=1.0))
     assert response.content == "fine"

@@ -17,15 +17,9 @@ TEXTS = [
 
 def train_tokenizer(texts: list[str], vocab_size: int = 300):
     """A byte-level BPE tokenizer trained on `texts` in a fraction of a second."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from ltrl_cli.backends.tokenize import train_bpe
 
-    tok = Tokenizer(models.BPE(unk_token=None))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|im_start|>", "<|im_end|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
-    tok.train_from_iterator(texts * 20, trainer)
-    return tok
+    return train_bpe(texts * 20, vocab_size, special_tokens=["<|im_start|>", "<|im_end|>"])
 
 
 @pytest.fixture(scope="module")

@@ -334,7 +334,7 @@ def _open_db(path: str | os.PathLike) -> sqlite3.Connection:
     return db
 
 
-def train_bpe(texts: Iterable[str], vocab_size: int = 32000):
+def train_bpe(texts: Iterable[str], vocab_size: int = 32000, special_tokens: Sequence[str] = ()):
     """Train a byte-level BPE tokenizer on `texts`; returns a `tokenizers.Tokenizer`.
 
     For counting tokens where no model tokenizer is at hand (offline, no hub): counts
@@ -350,7 +350,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int = 32000):
     tokenizer = RawTokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=list(special_tokens),
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer

@@ -62,23 +62,17 @@ def demo_command(
 
 
 def _write_file(records, path: Path, force: bool) -> int:
-    """Write to a temporary name and rename, so an interrupted run leaves no half file."""
+    """Write the pages; an interrupted run leaves no half file under `path`."""
     import gzip
 
     from ltrl_cli.errors import UsageError
-    from ltrl_cli.io import write_records
+    from ltrl_cli.io import replacing, write_records
 
     if path.exists() and not force:
         raise UsageError(f"{path} exists; pass --force to overwrite it")
-    tmp = path.with_name(path.name + ".partial")
     opener = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(tmp, "wb") as out:
-            count = write_records(records, out, flush_every=1 << 30)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return count
+    with replacing(path) as tmp, opener(tmp, "wb") as out:
+        return write_records(records, out, flush_every=1 << 30)
 
 
 @corpus_app.command("tokenizer")
@@ -112,6 +106,7 @@ def tokenizer_command(
     from ltrl_cli.backends.kilt import contents, read_pages
     from ltrl_cli.backends.tokenize import train_bpe
     from ltrl_cli.errors import UsageError
+    from ltrl_cli.io import replacing
 
     with command("corpus tokenizer", quiet=quiet, verbose=verbose) as run:
         if output.exists() and not force:
@@ -122,7 +117,6 @@ def tokenizer_command(
                 yield contents(page)
 
         tokenizer = train_bpe(texts(), vocab_size)
-        tmp = output.with_name(output.name + ".partial")
-        tokenizer.save(str(tmp))
-        tmp.replace(output)
+        with replacing(output) as tmp:
+            tokenizer.save(str(tmp))
         run.add("vocabulary", tokenizer.get_vocab_size())

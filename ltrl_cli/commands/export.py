@@ -56,15 +56,8 @@ def export_command(
 
 
 def _write_jsonl_file(rows, path: Path) -> int:
-    # Written under a temporary name and renamed, so a failure leaves no half file behind.
+    from ltrl_cli.io import replacing
     from ltrl_cli.stages.export import write_jsonl
 
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with open(tmp, "wb") as stream:
-            count = write_jsonl(rows, stream)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+    with replacing(path) as tmp, open(tmp, "wb") as stream:
+        return write_jsonl(rows, stream)

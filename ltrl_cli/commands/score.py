@@ -142,15 +142,13 @@ def _make_judge(name: str, llm_options):
 
 def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:
     """Score stdin to stdout; returns how many responses got no verdict."""
-    from ltrl_cli import console
     from ltrl_cli.io import records_out, stdin_records, write_records
     from ltrl_cli.stages.score import judge_errors, score
 
     errors = 0
 
     def skipped(exc) -> None:
-        run.reader.skipped += 1
-        console.warn(f"skipping {exc.message}")
+        run.reader.reject(exc, skip_bad=True)
 
     def counted(records):
         nonlocal errors

@@ -67,14 +67,11 @@ def walk_command(
         if starts == "-":
             records = stdin_records(skip_bad=skip_bad, stats=run.reader)
         elif starts is not None:
-            records = read_records(_open(starts), skip_bad=skip_bad, source=starts, stats=run.reader)
+            records = read_records(open(starts, "rb"), skip_bad=skip_bad, source=starts, stats=run.reader)
 
         def on_bad(exc: BadInput) -> None:
             where = BadInput(exc.detail, line=run.reader.lines, source=None if starts == "-" else starts)
-            if not skip_bad:
-                raise where
-            console.warn(f"skipping {where.message}")
-            run.reader.skipped += 1
+            run.reader.reject(where, skip_bad=skip_bad)
 
         stats: dict = {}
         walks = walk(records, index=idx, n=n, hops=hops, seed=seed, filters=filters, per_start=per_start,
@@ -84,12 +81,3 @@ def walk_command(
             run.add("starts without a walk", stats["no_walk"])
         if records is None and run.tally["walks"] < n:
             console.warn(f"only {run.tally['walks']:,} distinct walks found (asked for {n:,})")
-
-
-def _open(path: str):
-    from ltrl_cli.errors import LtrlError
-
-    try:
-        return open(path, "rb")
-    except OSError as exc:
-        raise LtrlError(f"--starts {path}: {exc.strerror}") from None

@@ -13,7 +13,6 @@ that one file, so all ranks train with the same settings.
 from __future__ import annotations
 
 import dataclasses
-import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -211,13 +210,14 @@ def write_yaml(settings: GrpoSettings, path: str | Path, header: str = "") -> Pa
     """Write the resolved settings (sorted as declared), with an optional comment header."""
     import yaml
 
+    from ltrl_cli.io import replacing
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump(settings.to_dict(), sort_keys=False, default_flow_style=False)
-    # Write then rename: on shared storage another node's ranks may be reading this file.
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    partial.write_text(header + body)
-    os.replace(partial, path)
+    # Written whole or not at all: on shared storage another node's ranks may be reading it.
+    with replacing(path) as partial:
+        partial.write_text(header + body)
     return path
 
 

@@ -32,18 +32,11 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 400):
 
     Byte-level, so any text (the random model's output included) round-trips.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-    )
-    tok.train_from_iterator([SEED_TEXT, *texts], trainer=trainer)
+    from ltrl_cli.backends.tokenize import train_bpe
+
+    tok = train_bpe([SEED_TEXT, *texts], vocab_size, special_tokens=SPECIAL_TOKENS)
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         eos_token="<|im_end|>",

@@ -36,6 +36,7 @@ from ltrl_cli import console
 from ltrl_cli.backends.base import PageStore, Searcher, page_body
 from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.errors import BackendError, BadInput, UsageError
+from ltrl_cli.io import chunked
 
 STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
 TIERS = ("gold", "tier1", "tier2", "search", "random")
@@ -221,7 +222,7 @@ class ContextBuilder:
             raise TooLong(f"its {len(gold)} gold pages need {budget - remaining:,} tokens; "
                           f"the target leaves {budget:,} for documents")
         chosen = list(gold)
-        for batch in _chunks(candidates, _FETCH_CHUNK):
+        for batch in chunked(candidates, _FETCH_CHUNK):
             for doc in self._load_pairs(batch):
                 if doc.cost <= remaining:
                     chosen.append(doc)
@@ -413,14 +414,3 @@ def _fresh(ids: Iterable, tier: str, used: set[str]) -> Iterator[tuple[str, str]
         if pid not in used:
             used.add(pid)
             yield pid, tier
-
-
-def _chunks(pairs: Iterator[tuple[str, str]], size: int) -> Iterator[list[tuple[str, str]]]:
-    batch = []
-    for pair in pairs:
-        batch.append(pair)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.io import chunked, replacing
 
 FORMATS = ("slime", "verl", "trl")
 ABILITY = "long-context-reasoning"
@@ -120,23 +121,11 @@ def write_parquet(rows_: Iterable[dict], path: Path, fmt: str) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tmp = path.with_name(path.name + ".partial")
-    count, batch = 0, []
-    writer = pq.ParquetWriter(str(tmp), schema(fmt))
-    try:
-        for row in rows_:
-            batch.append(row)
-            if len(batch) == _BATCH:
-                writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
-                count, batch = count + len(batch), []
-        writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
-        count += len(batch)
-        writer.close()
-        tmp.replace(path)
-    except BaseException:
-        writer.close()
-        tmp.unlink(missing_ok=True)
-        raise
+    count = 0
+    with replacing(path) as tmp, pq.ParquetWriter(str(tmp), schema(fmt)) as writer:
+        for batch in chunked(rows_, _BATCH):
+            writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
+            count += len(batch)
     return count
 
 

@@ -28,6 +28,7 @@ from ltrl_cli import console
 from ltrl_cli.backends import kilt
 from ltrl_cli.backends.graph import GraphWriter
 from ltrl_cli.errors import LtrlError
+from ltrl_cli.io import replacing
 
 COMPLETE = "COMPLETE"
 OWNER_MARK = ".ltrl-index"
@@ -108,6 +109,5 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_p
 
 
 def _write_marker(out: Path, stats: dict) -> None:
-    tmp = out / f"{COMPLETE}.tmp"
-    tmp.write_bytes(orjson.dumps(stats, option=orjson.OPT_INDENT_2))
-    tmp.replace(out / COMPLETE)
+    with replacing(out / COMPLETE) as tmp:  # the marker appears whole, last
+        tmp.write_bytes(orjson.dumps(stats, option=orjson.OPT_INDENT_2))

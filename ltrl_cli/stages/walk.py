@@ -22,6 +22,7 @@ import numpy as np
 
 from ltrl_cli.backends.graph import DATE, DISAMBIGUATION, LIST, Graph
 from ltrl_cli.errors import BadInput
+from ltrl_cli.io import chunked
 
 BATCH = 32768  # walkers per batch; fixed, so `-n 10` is a prefix of `-n 1000` for one seed
 STALL_BATCHES = 20  # random starts: give up after this many batches that add no new path
@@ -269,7 +270,7 @@ def walk(starts: Iterable[dict] | None, *, index, n: int = 100, hops: int = 8, s
             yield from make(rows)
         return
     rng = np.random.default_rng(seed)
-    for chunk in _chunks(_resolve_starts(starts, index.graph, on_bad), 256):
+    for chunk in chunked(_resolve_starts(starts, index.graph, on_bad), 256):
         nodes = [node for _, node in chunk]
         for (record, _), rows in zip(chunk, start_paths(index.graph, allowed, nodes, per_start, hops, rng, tries)):
             stats["no_walk"] += not rows
@@ -302,16 +303,3 @@ def _start_node(graph: Graph, record: dict) -> int:
             raise BadInput(f"no page titled {record['title']!r} in the index")
         return node
     raise BadInput("a start record needs a 'title' or an 'id'")
-
-
-def _chunks(records: Iterable, size: int) -> Iterator[list]:
-    chunk: list = []
-    for record in records:
-        chunk.append(record)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
