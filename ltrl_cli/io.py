@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import hashlib
 import io
 import os
@@ -175,6 +176,21 @@ def _silence(out: IO[bytes]) -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, out.fileno())
     os.close(devnull)
+
+
+def open_input(path: str | os.PathLike, *, text: bool = False) -> IO:
+    """Open a file for reading, gzip-compressed or not (told by its first two bytes).
+
+    Text mode reads UTF-8 (a byte-order mark is dropped) with newlines left as they are,
+    as the csv module wants.
+    """
+    path = Path(path)
+    with open(path, "rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    if text:
+        return opener(path, "rt", encoding="utf-8-sig", newline="")
+    return opener(path, "rb")
 
 
 @contextlib.contextmanager

@@ -9,7 +9,6 @@ through a 64-bit hash (`title_hash`) so a map of 6M titles fits in two numpy arr
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 from pathlib import Path
 from typing import Iterator
@@ -19,6 +18,7 @@ import orjson
 
 from ltrl_cli.backends.base import title_key
 from ltrl_cli.errors import BadInput, LtrlError
+from ltrl_cli.io import open_input
 
 REQUIRED = ("wikipedia_id", "wikipedia_title", "text")
 
@@ -45,9 +45,7 @@ def open_kilt(path: Path):
     """A binary line stream over a KILT file, gzip-compressed or not."""
     if not path.exists():
         raise LtrlError(f"{path}: no such file")
-    with open(path, "rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return open_input(path)
 
 
 def read_pages(path: Path) -> Iterator[dict]:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli.errors import BadInput, MissingDependency, UsageError
+from ltrl_cli.io import open_input
 
 BENCHMARKS = {
     "aa-lcr": "aa_lcr",
@@ -101,8 +102,8 @@ def table_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     # AA-LCR documents and FRAMES answers hold quoted fields far above csv's 128 KB default.
     csv.field_size_limit(sys.maxsize)
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with path.open(newline="", encoding="utf-8-sig") as handle:
+    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes[-2:]] else ","
+    with open_input(path, text=True) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         try:
             for number, row in enumerate(reader, start=1):
@@ -115,7 +116,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with path.open("rb") as handle:
+    with open_input(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -128,7 +129,8 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     try:
-        data = json.loads(path.read_bytes())
+        with open_input(path) as handle:
+            data = json.loads(handle.read())
     except ValueError as exc:
         raise BadInput(f"not valid JSON ({exc})", source=str(path)) from None
     if isinstance(data, dict):  # {"data": [...]} or a single record

@@ -153,3 +153,16 @@ def test_bad_json_and_bad_csv(tmp_path):
         list(longreason.load(tmp_path / "x.txt"))
     with pytest.raises(BadInput, match=r"no data file"):
         list(mrcr.load(tmp_path / "empty_dir" if (tmp_path / "empty_dir").mkdir() is None else tmp_path))
+
+
+def test_gzipped_tables_are_read_as_their_inner_format(tmp_path):
+    import gzip
+
+    from ltrl_cli.eval.common import table_rows
+
+    jsonl = tmp_path / "rows.jsonl.gz"
+    jsonl.write_bytes(gzip.compress(b'{"a": 1}\n{"a": 2}\n'))
+    tsv = tmp_path / "rows.tsv.gz"
+    tsv.write_bytes(gzip.compress("x\ty\n1\t2\n".encode()))
+    assert [row for _, row in table_rows(jsonl)] == [{"a": 1}, {"a": 2}]
+    assert [row for _, row in table_rows(tsv)] == [{"x": "1", "y": "2"}]
