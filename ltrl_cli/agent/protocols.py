@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ltrl_cli.agent.tools import Action, Observation
-from ltrl_cli.llm.base import ChatResponse, split_think
+from ltrl_cli.llm.base import ChatResponse
 
 INTRO = """\
 You answer a question by searching an encyclopedia and reading its pages.
@@ -93,7 +93,7 @@ class ToolCallProtocol:
         return intro + "\nUse the tools; do not answer in plain text."
 
     def read(self, response: ChatResponse, turn: int) -> Turn:
-        calls = list(response.tool_calls) or _calls_in_text(response.content)
+        calls = list(response.tool_calls)
         actions = [_action_of_call(call, f"call_{turn}_{i}") for i, call in enumerate(calls)]
         message: dict[str, Any] = {"role": "assistant", "content": response.content or ""}
         if actions:
@@ -126,11 +126,11 @@ class TextTagProtocol:
         return INTRO.format(page_words=page_words, max_steps=max_steps) + "\n\n" + TAGS_GRAMMAR
 
     def read(self, response: ChatResponse, turn: int) -> Turn:
-        thought, content = split_think(response.content or "")
+        content = response.content or ""  # the backend has already taken any <think> out
         actions = parse_tags(content)
         if not actions:
-            actions = [Action("none", error=_no_tag_hint(content, response))]
-        return Turn({"role": "assistant", "content": content}, actions, response.reasoning or thought)
+            actions = [Action("none", error=_no_tag_hint(response))]
+        return Turn({"role": "assistant", "content": content}, actions, response.reasoning)
 
     def observation_messages(self, actions: list[Action], observations: list[Observation]) -> list[dict]:
         blocks = [f"<observation>\n{o.text}\n</observation>" for o in observations]
@@ -192,27 +192,11 @@ def _tag_arguments(name: str, attrs: dict[str, str], body: str) -> dict[str, Any
     return {"text": body}
 
 
-def _no_tag_hint(content: str, response: ChatResponse) -> str:
-    if response.truncated or ("<think>" in content and "</think>" not in content):
+def _no_tag_hint(response: ChatResponse) -> str:
+    if response.truncated:
         return "the reply was cut off before any action; think less and act"
     return ('no action found; reply with one of <search>QUERY</search>, <open id="ID"/>, <cite>IDS</cite>, '
             '<answer>TEXT</answer>')
-
-
-_TOOL_CALL_TEXT = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
-
-
-def _calls_in_text(content: str | None) -> list[dict]:
-    """Tool calls a server left in the text (`<tool_call>{...}</tool_call>`, Hermes style)."""
-    calls = []
-    for match in _TOOL_CALL_TEXT.finditer(content or ""):
-        try:
-            data = json.loads(match.group(1))
-        except ValueError:
-            continue
-        if isinstance(data, dict) and "name" in data:
-            calls.append({"name": data["name"], "arguments": data.get("arguments", {})})
-    return calls
 
 
 def _arguments_text(call: dict) -> str:

@@ -24,7 +24,7 @@ import orjson
 
 from ltrl_cli.errors import BackendError, UsageError
 from ltrl_cli.llm.base import ChatRequest, ChatResponse
-from ltrl_cli.llm.text import split_reasoning
+from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
 MAX_BACKOFF = 30.0  # seconds; exponential growth stops here
@@ -227,11 +227,14 @@ def parse_completion(raw: bytes) -> ChatResponse:
     think, content = split_reasoning(content)
     if think is not None:
         reasoning = f"{reasoning}\n\n{think}" if reasoning else think
+    calls = [_tool_call(c) for c in message.get("tool_calls") or []]
+    if not calls:  # servers without a tool parser leave Hermes/Qwen `<tool_call>` blocks in the text
+        content, calls = extract_tool_calls(content)
     usage = data.get("usage") or {}
     return ChatResponse(
         content=content,
         reasoning=reasoning or None,
-        tool_calls=[_tool_call(c) for c in message.get("tool_calls") or []],
+        tool_calls=calls,
         finish_reason=choice.get("finish_reason"),
         prompt_tokens=usage.get("prompt_tokens"),
         completion_tokens=usage.get("completion_tokens"),

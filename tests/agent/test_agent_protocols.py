@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import json
 
-from ltrl_cli.agent.protocols import TOOL_SCHEMAS, TextTagProtocol, ToolCallProtocol, parse_tags
+import orjson
+
+from ltrl_cli.agent.protocols import (
+    TOOL_SCHEMAS,
+    TextTagProtocol,
+    ToolCallProtocol,
+    parse_tags,
+)
 from ltrl_cli.agent.tools import Action, Observation
 from ltrl_cli.llm.base import ChatResponse
+from ltrl_cli.llm.openai import parse_completion
+from tests.fake_openai import completion
 
 
 def tags(text: str) -> list[tuple]:
@@ -35,10 +44,15 @@ def test_unclosed_tag_is_an_error_action():
     assert name == "answer" and "not closed" in error
 
 
+def from_endpoint(content: str) -> ChatResponse:
+    """A reply as the openai backend reads it from an endpoint."""
+    return parse_completion(orjson.dumps(completion(content)))
+
+
 def test_think_blocks_are_never_parsed_for_actions():
     protocol = TextTagProtocol()
     reply = "<think>maybe <answer>wrong</answer>?</think>\n<search>right</search>"
-    turn = protocol.read(ChatResponse(content=reply), 1)
+    turn = protocol.read(from_endpoint(reply), 1)  # the backend splits the reasoning off
     assert [(a.name, a.arguments) for a in turn.actions] == [("search", {"query": "right"})]
     assert "<think>" not in turn.message["content"] and turn.message["role"] == "assistant"
 
@@ -96,7 +110,7 @@ def test_bad_tool_arguments_and_missing_calls_are_error_actions():
 
 def test_tool_calls_left_in_the_text_are_recovered():
     content = '<tool_call>\n{"name": "answer", "arguments": {"text": "1879"}}\n</tool_call>'
-    [action] = ToolCallProtocol().read(ChatResponse(content=content), 2).actions
+    [action] = ToolCallProtocol().read(from_endpoint(content), 2).actions
     assert (action.name, action.arguments) == ("answer", {"text": "1879"})
 
 
