@@ -13,7 +13,7 @@ from ltrl_cli.backends.judge import (
     LLMJudge, RuleJudge, Verdict, contains_match, exact_match, extract_answer, make_judge, normalize_answer,
     parse_extracted, parse_verdict,
 )
-from ltrl_cli.errors import BackendError
+from ltrl_cli.errors import BackendError, UsageError
 from ltrl_cli.llm.base import ChatRequest, ChatResponse
 from tests.fake_openai import FakeOpenAI, Reply, completion
 
@@ -60,9 +60,9 @@ def test_rule_judge_verdicts():
 def test_make_judge():
     assert make_judge("exact").name == "exact"
     assert make_judge("contains").name == "contains"
-    with pytest.raises(ValueError, match="needs an LLM"):
+    with pytest.raises(UsageError, match="--judge llm needs a model"):
         make_judge("llm")
-    with pytest.raises(ValueError, match="judge must be one of"):
+    with pytest.raises(UsageError, match="'vibes': choose one of exact, contains, llm"):
         make_judge("vibes")
 
 

@@ -17,8 +17,9 @@ import re
 import string
 import unicodedata
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Callable, Protocol, runtime_checkable
 
+from ltrl_cli.errors import UsageError
 from ltrl_cli.llm.base import LLM, ChatRequest
 
 JUDGES = ("exact", "contains", "llm")
@@ -198,7 +199,10 @@ class LLMJudge:
     name = "llm"
 
     def __init__(self, llm: LLM, *, attempts: int = MAX_ATTEMPTS, temperature: float = 0.0,
-                 retry_temperature: float = 0.7, max_tokens: int | None = None, prompt: str = JUDGE_PROMPT):
+                 retry_temperature: float = 0.7, max_tokens: int | None = None, prompt: str = JUDGE_PROMPT,
+                 parse: Callable[[str | None], bool | None] = None, extract: Callable[[str | None], Any] = None):
+        """`prompt`, `parse` and `extract` default to the method's; a benchmark with its own
+        judge prompt passes its own verdict parser (and no answer extractor)."""
         if attempts < 1:
             raise ValueError("attempts must be >= 1")
         self.llm = llm
@@ -208,6 +212,9 @@ class LLMJudge:
         self.retry_temperature = retry_temperature
         self.max_tokens = max_tokens
         self.prompt = prompt
+        self.parse = parse or parse_verdict
+        self.extract = extract or (parse_extracted if parse is None else None)
+        self.expected = "'correct: yes|no' verdict" if parse is None else "verdict"  # for the error
 
     def request(self, question: str | None, content: str, label: str, attempt: int = 0) -> ChatRequest:
         """The chat request for one attempt (attempt 0 at the configured temperature)."""
@@ -227,11 +234,12 @@ class LLMJudge:
             except Exception as exc:  # the LLM layer already retried: report, never score 0
                 return Verdict(None, error=f"judge endpoint failed: {_reason(exc)}", raw=raw, attempts=attempt + 1)
             raw = response.content
-            correct = parse_verdict(raw)
+            correct = self.parse(raw)
             if correct is not None:
-                return Verdict(correct, answer=parse_extracted(raw), raw=raw, attempts=attempt + 1)
-        return Verdict(None, error=f"no 'correct: yes|no' verdict in {self.attempts} judge replies",
-                       raw=raw, attempts=self.attempts)
+                answer = self.extract(raw) if self.extract else None
+                return Verdict(correct, answer=answer, raw=raw, attempts=attempt + 1)
+        return Verdict(None, error=f"no {self.expected} in {self.attempts} judge replies", raw=raw,
+                       attempts=self.attempts)
 
 
 def _reason(exc: BaseException) -> str:
@@ -245,6 +253,6 @@ def make_judge(name: str, llm: LLM | None = None, **opts: Any) -> Judge:
         return RuleJudge(name)
     if name == "llm":
         if llm is None:
-            raise ValueError("the llm judge needs an LLM backend (--base-url and --model)")
+            raise UsageError("--judge llm needs a model: give --base-url and --model")
         return LLMJudge(llm, **opts)
-    raise ValueError(f"judge must be one of {', '.join(JUDGES)}, got {name!r}")
+    raise UsageError(f"--judge {name!r}: choose one of {', '.join(JUDGES)}")

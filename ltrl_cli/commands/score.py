@@ -124,13 +124,10 @@ def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thi
 
 
 def _make_judge(name: str, llm_options):
-    from ltrl_cli.backends.judge import JUDGES, make_judge
-    from ltrl_cli.errors import UsageError
+    from ltrl_cli.backends.judge import make_judge
 
-    if name not in JUDGES:
-        raise UsageError(f"--judge {name!r}: choose one of {', '.join(JUDGES)}")
     if name != "llm":
-        return make_judge(name)
+        return make_judge(name)  # a UsageError for an unknown name
     from ltrl_cli.llm.options import make_llm
 
     llm = make_llm(llm_options)

@@ -143,12 +143,10 @@ def _backends(options, judge_name: str, judge_base_url: str | None, judge_model:
     from dataclasses import replace
 
     from ltrl_cli.agent.lexical import LexicalAgent
-    from ltrl_cli.backends.judge import JUDGES, make_judge
+    from ltrl_cli.backends.judge import make_judge
     from ltrl_cli.errors import UsageError
     from ltrl_cli.llm.options import MODEL_BACKENDS, make_llm
 
-    if judge_name not in JUDGES:
-        raise UsageError(f"--judge {judge_name!r}: choose one of {', '.join(JUDGES)}")
     llm = make_llm(options, offline={"lexical": LexicalAgent})
     if judge_name != "llm":
         return llm, make_judge(judge_name)

@@ -288,48 +288,9 @@ class Graders:
         if kind not in self._judges:
             from ltrl_cli.backends.judge import LLMJudge
 
-            if prompt is None:
-                self._judges[kind] = LLMJudge(self.judge_llm, max_tokens=self.judge_max_tokens)
-            else:
-                self._judges[kind] = PromptJudge(self.judge_llm, prompt=prompt, parse=parse,
-                                                 max_tokens=self.judge_max_tokens)
+            custom = {} if prompt is None else {"prompt": prompt, "parse": parse}
+            self._judges[kind] = LLMJudge(self.judge_llm, max_tokens=self.judge_max_tokens, **custom)
         return self._judges[kind]
-
-
-class PromptJudge:
-    """An LLM judge with a benchmark's own prompt and verdict parser.
-
-    It keeps the method judge's retry rule (an unparseable verdict is asked again, up to
-    3 times, at a higher temperature with a new seed) and its Verdict type, so a failed
-    judge call is reported, never scored 0.
-    """
-
-    name = "llm"
-
-    def __init__(self, llm: Any, *, prompt: str, parse: Any, max_tokens: int | None = None):
-        from ltrl_cli.backends.judge import LLMJudge
-
-        # The method judge builds the requests (prompt, temperature, retry seed); only the
-        # verdict parser differs.
-        self._inner = LLMJudge(llm, prompt=prompt, max_tokens=max_tokens)
-        self.model = self._inner.model
-        self.parse = parse
-
-    async def judge(self, question: str | None, content: str, label: str) -> Any:
-        from ltrl_cli.backends.judge import Verdict, _reason
-
-        raw = None
-        attempts = self._inner.attempts
-        for attempt in range(attempts):
-            try:
-                response = await self._inner.llm.chat(self._inner.request(question, content, label, attempt))
-            except Exception as exc:  # the LLM layer already retried the endpoint
-                return Verdict(None, error=f"judge endpoint failed: {_reason(exc)}", raw=raw, attempts=attempt + 1)
-            raw = response.content
-            correct = self.parse(raw)
-            if correct is not None:
-                return Verdict(correct, raw=raw, attempts=attempt + 1)
-        return Verdict(None, error=f"no verdict in {attempts} judge replies", raw=raw, attempts=attempts)
 
 
 async def judged(graders: Graders, item: Item, content: str, *, official: tuple[str, str, Any]) -> Grade:

@@ -100,7 +100,7 @@ class Evaluator:
         sample = {"index": job.index, "seed": seed,
                   "response": _full_text(response.reasoning if self.keep_reasoning else None, response.content),
                   "content": content, "finish_reason": response.finish_reason,
-                  "truncated": response.finish_reason == "length", "completion_tokens": response.completion_tokens,
+                  "truncated": response.truncated, "completion_tokens": response.completion_tokens,
                   "prompt_tokens": response.prompt_tokens, "cached": response.cached}
         return await self.grade_sample(job.item, sample)
 
