@@ -239,12 +239,28 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
     return index, count
 
 
+def stable_hash(*parts: Any) -> int:
+    """A 64-bit hash of the parts, the same on every machine and run (unlike `hash`).
+
+    >>> stable_hash("q1", 0) == stable_hash("q1", 0) != stable_hash("q1", 1)
+    True
+    """
+    text = "\0".join(str(part) for part in parts)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def derived_seed(*parts: Any) -> int:
+    """A sampling seed (a positive 31-bit int, as every backend accepts) from the parts:
+    `derived_seed(base_seed, record_id, sample_index)` gives each sample its own seed,
+    and the same one on a rerun."""
+    return stable_hash(*parts) % (2**31 - 1)
+
+
 def in_shard(record_id: str, shard: tuple[int, int] | None) -> bool:
     """Stable assignment of a record id to a shard (the same on every machine)."""
     if shard is None:
         return True
-    digest = hashlib.blake2b(str(record_id).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % shard[1] == shard[0]
+    return stable_hash(record_id) % shard[1] == shard[0]
 
 
 def shard_records(records: Iterable[dict], shard: tuple[int, int] | None) -> Iterator[dict]:

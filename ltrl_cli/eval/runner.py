@@ -17,12 +17,12 @@ Output record per item (stdout, JSONL):
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from ltrl_cli.eval.common import Grade, Graders, Item
+from ltrl_cli.io import derived_seed
 
 
 @dataclass(frozen=True)
@@ -38,16 +38,6 @@ class Sampling:
     def describe(self) -> dict[str, Any]:
         return {"temperature": self.temperature, "top_p": self.top_p, "top_k": self.top_k,
                 "max_tokens": self.max_tokens, "seed": self.seed}
-
-
-def sample_seed(seed: int, item_id: str, index: int) -> int:
-    """A stable 31-bit seed per (run seed, item, sample): samples differ, reruns repeat.
-
-    >>> sample_seed(0, "q1", 0) == sample_seed(0, "q1", 0), sample_seed(0, "q1", 0) == sample_seed(0, "q1", 1)
-    (True, False)
-    """
-    digest = hashlib.blake2b(f"{seed}\0{item_id}\0{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % (2**31 - 1)
 
 
 @dataclass
@@ -87,7 +77,7 @@ class Evaluator:
         """Generate one sample and grade it."""
         from ltrl_cli.llm.base import ChatRequest
 
-        seed = sample_seed(self.sampling.seed, job.item.id, job.index)
+        seed = derived_seed(self.sampling.seed, job.item.id, job.index)
         request = ChatRequest(messages=job.messages, temperature=self.sampling.temperature, top_p=self.sampling.top_p,
                               top_k=self.sampling.top_k, max_tokens=self.sampling.max_tokens, seed=seed,
                               cache_key=(self.bench.NAME, job.item.id, job.index))

@@ -17,8 +17,8 @@ it would let a search for the question find the page without walking the chain.
 
 from __future__ import annotations
 
-import hashlib
 import re
+from ltrl_cli.io import stable_hash
 from ltrl_cli.llm.questions import Chain, ChainPage, Draft, clip, contains, name_tokens, names_entity, split_sentences
 
 TEMPLATE_MODEL = "template (offline question writer, not an LLM)"
@@ -135,7 +135,7 @@ def answer_candidates(chain: Chain):
     final = chain.final
     lines = [(k, v) for k, v in attribute_lines(final.page) if usable_answer(v, chain)]
     if lines:
-        start = _stable_hash(chain.record_id) % len(lines)
+        start = stable_hash(chain.record_id) % len(lines)
         lines = lines[start:] + lines[:start]
     for key, value in lines:
         yield value, (lambda mask, key=key: QUESTIONS[key].format(e=label(len(chain.pages)))), f"{key}: {value}"
@@ -214,6 +214,3 @@ def _last(title: str) -> str | None:
     words = name_tokens(title)
     return words[-1] if words else None
 
-
-def _stable_hash(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")

@@ -19,7 +19,6 @@ K rollouts are independent, and a rerun after a kill is answered from the cache.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Iterator
@@ -28,6 +27,7 @@ from ltrl_cli.agent.protocols import make_protocol
 from ltrl_cli.agent.rollout import Budgets, Sampling, run_rollout
 from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
 from ltrl_cli.errors import BadInput
+from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.runner import bounded_map
 
 REQUIRED = ("id", "question", "answer")
@@ -65,16 +65,6 @@ class AgentStats:
         self.failed_rollouts += agent["failed_rollouts"]
         self.failed_questions += agent["failed_rollouts"] > 0
         self.judge_errors += sum(1 for r in record["rollouts"] if (r.get("judge") or {}).get("error"))
-
-
-def rollout_seed(base: int, record_id: str, index: int) -> int:
-    """A stable 31-bit seed per (run seed, record, rollout).
-
-    >>> rollout_seed(0, "q1", 0) == rollout_seed(0, "q1", 0) != rollout_seed(0, "q1", 1)
-    True
-    """
-    digest = hashlib.blake2b(f"{base}:{record_id}:{index}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % (2**31 - 1)
 
 
 def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, options: AgentOptions = AgentOptions(),
@@ -133,7 +123,7 @@ class _Runner:
         return {**record, "rollouts": list(rollouts), "agent": self._agent(rollouts)}
 
     async def _rollout(self, record_id: str, question: str, label: str, index: int) -> dict:
-        seed = rollout_seed(self.options.seed, str(record_id), index)
+        seed = derived_seed(self.options.seed, record_id, index)
         tools = AgentTools(self.service, self.options.tools)
         # The policy gets the question and nothing else of the record.
         result = await run_rollout(self.llm, self.protocol, tools, question, budgets=self.options.budgets,
