@@ -80,9 +80,6 @@ class Tally:
         elapsed = time.perf_counter() - self.started
         return f"{self.command}: {', '.join(parts) or 'nothing done'} ({elapsed:.1f}s)"
 
-    def report(self) -> None:
-        info(self.line())
-
 
 @contextmanager
 def status(message: str) -> Iterator[None]:

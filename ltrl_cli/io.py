@@ -104,15 +104,6 @@ def get_path(record: dict, path: str, default: Any = _MISSING) -> Any:
     return node
 
 
-def set_path(record: dict, path: str, value: Any) -> None:
-    """Set a dotted key path, creating the dicts on the way."""
-    *parents, last = path.split(".")
-    node = record
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
-
-
 def dumps(record: dict) -> bytes:
     """One JSONL line, newline included."""
     return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE | orjson.OPT_SERIALIZE_NUMPY)

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ltrl_cli.errors import BadInput, UsageError
-from ltrl_cli.io import (ReaderStats, dumps, get_path, in_shard, parse_shard, read_records, set_path,
+from ltrl_cli.io import (ReaderStats, dumps, get_path, in_shard, parse_shard, read_records,
                          write_records)
 from tests.conftest import ROOT, jsonl
 
@@ -67,8 +67,6 @@ def test_dotted_paths():
     assert get_path(record, "a.c", None) is None
     with pytest.raises(KeyError):
         get_path(record, "a.c")
-    set_path(record, "a.c.d", 2)
-    assert record == {"a": {"b": 1, "c": {"d": 2}}}
 
 
 def test_shards_partition_the_ids():

@@ -73,10 +73,6 @@ class Graph:
         return len(self.indptr) - 1
 
     @property
-    def n_edges(self) -> int:
-        return len(self.indices)
-
-    @property
     def out_degree(self) -> np.ndarray:
         return np.diff(self.indptr)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from ltrl_cli.errors import UsageError
@@ -40,9 +40,6 @@ class Verdict:
     def outcome(self) -> float | None:
         """1.0, 0.0, or None when there is no verdict."""
         return None if self.correct is None else float(self.correct)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @runtime_checkable

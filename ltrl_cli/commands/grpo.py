@@ -70,7 +70,7 @@ def grpo_command(
     """
     from ltrl_cli import console
     from ltrl_cli.grpo.config import parse_assignments
-    from ltrl_cli.grpo.launch import Topology, latest_checkpoint, launch, prepare, resolve_settings
+    from ltrl_cli.grpo.launch import Topology, latest_checkpoint, prepare, resolve_settings, subprocess_launch
 
     flags = {
         "data": data, "model": model, "output_dir": output_dir, "max_steps": max_steps,
@@ -97,7 +97,7 @@ def grpo_command(
         if not dry_run:
             if quiet:
                 os.environ["LTRL_QUIET"] = "1"  # the ranks inherit it
-            code = launch(argv)
+            code = subprocess_launch(argv)  # torchrun's exit code is ours
     if code:
         console.warn(f"ltrl grpo: torchrun exited with code {code}")
         raise typer.Exit(code)

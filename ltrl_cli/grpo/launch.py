@@ -20,15 +20,12 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from ltrl_cli.errors import MissingDependency, UsageError
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, merge, read_yaml, write_yaml
 
 RECIPE_MODULE = "ltrl_cli.grpo.recipe"
-
-LaunchFn = Callable[[Sequence[str]], int]
-
 
 @dataclass
 class Topology:
@@ -131,11 +128,6 @@ def subprocess_launch(argv: Sequence[str]) -> int:
                 continue
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def launch(argv: Sequence[str], launch_fn: LaunchFn | None = None) -> int:
-    """Start the run; torchrun's exit code is ours."""
-    return (launch_fn or subprocess_launch)(argv)
 
 
 def latest_checkpoint(output_dir: str | Path | None) -> Path | None:

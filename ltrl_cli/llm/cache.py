@@ -64,16 +64,12 @@ class ResponseCache:
         except (sqlite3.Error, OSError) as exc:
             raise BackendError(f"cannot open the response cache {self.path}: {exc} (use --cache PATH or --no-cache)")
         self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
 
     def get(self, key: str) -> ChatResponse | None:
         with self._lock:
             row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
-            self.misses += 1
             return None
-        self.hits += 1
         return ChatResponse(**{**orjson.loads(row[0]), "cached": True})
 
     def put(self, key: str, response: ChatResponse) -> None:

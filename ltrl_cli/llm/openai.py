@@ -85,7 +85,6 @@ class OpenAIChat:
         self.connections = connections
         self._api_key = _read_key(api_key_env)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-        self.stats = {"requests": 0, "retries": 0}
 
     def __repr__(self) -> str:  # the key stays out of reprs (tracebacks, logs)
         return f"OpenAIChat(base_url={self.base_url!r}, model={self.model!r})"
@@ -97,20 +96,12 @@ class OpenAIChat:
         last = "no try made"
         for attempt in range(tries):
             try:
-                self.stats["requests"] += 1
                 return await self._post(body)
             except _Retryable as exc:
                 last = self._redact(str(exc))
                 if attempt + 1 < tries:
-                    self.stats["retries"] += 1
                     await asyncio.sleep(self._delay(attempt, exc.wait))
         raise BackendError(f"endpoint {self.url} unreachable after {tries} tries: {last}")
-
-    async def aclose(self) -> None:
-        """Close the session of the running loop (bounded_map does this itself)."""
-        session = self._sessions.pop(asyncio.get_running_loop(), None)
-        if session is not None:
-            await session.close()
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:

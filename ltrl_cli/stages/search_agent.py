@@ -68,7 +68,7 @@ class AgentStats:
 
 
 def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, options: AgentOptions = AgentOptions(),
-                 describe: dict[str, Any] | None = None, stats: AgentStats | None = None) -> Iterator[dict]:
+                 stats: AgentStats | None = None) -> Iterator[dict]:
     """Add `rollouts` and `agent` to each question record.
 
     Args:
@@ -77,11 +77,10 @@ def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, o
         index: a PageStore + Searcher (`open_index(DIR)`, or a MemoryIndex in tests).
         judge: an outcome judge from `ltrl_cli.backends.judge.make_judge`.
         options: K, protocol, budgets, tool settings, sampling, seed, concurrency.
-        describe: what the records say about the agent (backend, model); default from `llm`.
         stats: filled as records are yielded.
     """
     service = IndexService(index)
-    runner = _Runner(llm, service, judge, options, describe)
+    runner = _Runner(llm, service, judge, options)
     window = max(1, 2 * math.ceil(options.concurrency / max(1, options.rollouts)))
     try:
         for record in bounded_map(runner.solve, _checked(records), concurrency=window,
@@ -106,13 +105,11 @@ def _checked(records: Iterable[dict]) -> Iterator[dict]:
 class _Runner:
     """The per-run state the async solve() needs: backends, options, the call bound."""
 
-    def __init__(self, llm: Any, service: IndexService, judge: Any, options: AgentOptions,
-                 describe: dict[str, Any] | None):
+    def __init__(self, llm: Any, service: IndexService, judge: Any, options: AgentOptions):
         self.llm, self.service, self.judge, self.options = llm, service, judge, options
         self.protocol = make_protocol(options.protocol)
         self.semaphore: asyncio.Semaphore | None = None
-        self.describe = {"backend": getattr(llm, "name", "?"), "model": getattr(llm, "model", "?"),
-                         **(describe or {})}
+        self.describe = {"backend": getattr(llm, "name", "?"), "model": getattr(llm, "model", "?")}
 
     async def solve(self, record: dict) -> dict:
         if self.semaphore is None:  # made on the loop that runs the calls

@@ -28,19 +28,6 @@ STRATEGY_ORDER = ("traj-tiered", "traj-random", "search", "random")
 DISTRACTORS = "distractors"  # every tier but gold, pooled
 
 
-def mentions_any(text: str, entities: list[str]) -> bool:
-    """Whether the text mentions at least one entity (whole words, normalised).
-
-    >>> mentions_any("He studied in Paris, France.", ["paris"])
-    True
-    >>> mentions_any("A comparison of methods", ["Paris"])
-    False
-    >>> mentions_any("anything", ["--"])
-    False
-    """
-    return _mentions(text, normalized_entities(entities))
-
-
 def normalized_entities(entities: Iterable[str]) -> list[str]:
     return [e for e in dict.fromkeys(normalize(x) for x in entities) if e]
 

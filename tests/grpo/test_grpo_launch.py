@@ -48,12 +48,6 @@ def test_batch_must_split_over_the_processes(tmp_path):
         L.prepare(_settings(tmp_path), L.Topology(nproc_per_node="3"), gpus=0)
 
 
-def test_launch_returns_the_launch_functions_code():
-    seen = []
-    assert L.launch(["torchrun", "x"], lambda argv: seen.append(argv) or 7) == 7
-    assert seen == [["torchrun", "x"]]
-
-
 def test_cli_exits_with_torchruns_code(tmp_path, monkeypatch):
     from ltrl_cli.cli import app
 
