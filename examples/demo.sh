@@ -45,8 +45,7 @@ corpus="$WORK/corpus-$PAGES-s$SEED.jsonl.gz"
 if [[ -s "$corpus" ]]; then
   echo "reusing $corpus" >&2
 else
-  ltrl corpus demo --pages "$PAGES" --seed "$SEED" -o "$corpus.partial.jsonl.gz" --force
-  mv "$corpus.partial.jsonl.gz" "$corpus"
+  ltrl corpus demo --pages "$PAGES" --seed "$SEED" -o "$corpus"  # written whole or not at all
 fi
 
 step "index: Lucene BM25 + link graph"

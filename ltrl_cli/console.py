@@ -23,7 +23,7 @@ _state = {"quiet": False, "verbose": False}
 
 def configure(*, quiet: bool = False, verbose: bool = False) -> None:
     _state["quiet"] = quiet
-    _state["verbose"] = verbose or os.environ.get("LTRL_DEBUG") == "1"
+    _state["verbose"] = verbose
 
 
 def is_verbose() -> bool:

@@ -38,10 +38,8 @@ def _paragraphs(text: str) -> str:
 
 def render(command, name: str, parent_ctx=None, invocation: str | None = None) -> str:
     """One man page for a click command; `invocation` is how it is typed (`ltrl walk`)."""
-    import typer  # noqa: F401  (the vendored click lives under typer)
-
     ctx = command.context_class(command, info_name=name, parent=parent_ctx)
-    summary = (command.short_help or (command.help or "").strip().splitlines()[0] if command.help else "").strip()
+    summary = command.get_short_help_str(limit=200)
     usage = " ".join(command.collect_usage_pieces(ctx))
     parts = [
         f'.TH "{name.upper()}" 1 "" "ltrl {__version__}" "ltrl manual"',

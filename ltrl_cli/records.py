@@ -203,3 +203,26 @@ class SynthInfo(TypedDict):
     attribute: NotRequired[str]  # template: the attribute line asked about, or "cloze"
     reasoning: NotRequired[str]  # with --keep-think
     error: NotRequired[str]  # request_rejected: the endpoint's message
+
+
+def path_ids(record: dict) -> list[str]:
+    """The page ids of a record's chain (`path` hops are {"id", ...} or bare ids).
+
+    >>> path_ids({"path": [{"id": 3, "title": "A"}, "7"]})
+    ['3', '7']
+    """
+    ids = []
+    for hop in record.get("path") or []:
+        value = hop.get("id") if isinstance(hop, dict) else hop
+        if value is not None:
+            ids.append(str(value))
+    return ids
+
+
+def unique_ids(ids) -> list[str]:
+    """Ids as strings, each once, in the order first seen (rank order is kept).
+
+    >>> unique_ids([3, "3", "1", None])
+    ['3', '1']
+    """
+    return list(dict.fromkeys(str(i) for i in ids or [] if i is not None))

@@ -84,7 +84,7 @@ def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
     >>> snippet_of({"text": ["T", "Nothing here.", "Born in Oslo in 1901."]}, {"oslo", "born"})
     'Born in Oslo in 1901.'
     """
-    paragraphs = [p for p in (page.get("text") or [])[1:] if p.strip()] or [page.get("wikipedia_title", "")]
+    paragraphs = [p.strip() for p in (page.get("text") or [])[1:] if p.strip()] or [page.get("wikipedia_title", "")]
     terms = [t for t in query_terms if len(t) > 1]
 
     def hits(paragraph: str) -> int:

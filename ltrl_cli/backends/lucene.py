@@ -161,7 +161,8 @@ class LuceneSearcher:
         return orjson.loads(text) if text else None
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        return [self._hit(doc, query) for doc in self._searcher.search(bounded_query(query), int(k))]
+        terms = set(tokens(query))
+        return [self._hit(doc, terms) for doc in self._searcher.search(bounded_query(query), int(k))]
 
     def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[Hit]]:
         if not queries:
@@ -171,13 +172,14 @@ class LuceneSearcher:
             jqueries.add(bounded_query(query))
             jqids.add(str(number))
         results = self._searcher.batch_search(jqueries, jqids, int(k), int(threads))
-        return [[self._hit(doc, q) for doc in results.get(str(n))] for n, q in enumerate(queries)]
+        terms = [set(tokens(query)) for query in queries]
+        return [[self._hit(doc, terms[n]) for doc in results.get(str(n))] for n in range(len(queries))]
 
-    def _hit(self, doc, query: str) -> Hit:
+    def _hit(self, doc, terms: set[str]) -> Hit:
         raw = orjson.loads(doc.lucene_document.get("raw"))
         page = raw.get("page") or {}
         title = page.get("wikipedia_title", "")
-        return Hit(str(doc.docid), title, float(doc.score), snippet_of(page, set(tokens(query))).strip())
+        return Hit(str(doc.docid), title, float(doc.score), snippet_of(page, terms))
 
     def close(self) -> None:
         self._searcher.close()

@@ -37,6 +37,7 @@ from ltrl_cli.backends.base import PageStore, Searcher, page_body
 from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.io import chunked
+from ltrl_cli.records import path_ids, unique_ids
 
 STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
 TIERS = ("gold", "tier1", "tier2", "search", "random")
@@ -182,7 +183,7 @@ class ContextBuilder:
 
     def _gold_docs(self, record: dict, used: set[str]) -> list[Doc]:
         tiers = record.get("tiers") or {}
-        ids = _unique_ids(tiers["gold"] if "gold" in tiers else [hop["id"] for hop in record.get("path", [])])
+        ids = unique_ids(tiers["gold"] if "gold" in tiers else path_ids(record))
         if not ids:
             raise BadInput(f"record {record['id']}: no gold pages (needs 'tiers.gold' or 'path')")
         missing = [pid for pid in ids if self._page(pid) is None]
@@ -397,12 +398,8 @@ def _margin(target: int) -> int:
     return 4 + target // 2000
 
 
-def _unique_ids(ids: Iterable) -> list[str]:
-    return list(dict.fromkeys(str(i) for i in ids or []))
-
-
 def _shuffled(ids: Iterable, rng: random.Random) -> list[str]:
-    ids = _unique_ids(ids)
+    ids = unique_ids(ids)
     rng.shuffle(ids)
     return ids
 

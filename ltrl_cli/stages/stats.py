@@ -22,9 +22,8 @@ from typing import Iterable
 
 from ltrl_cli.errors import BadInput
 from ltrl_cli.rewards import normalize
+from ltrl_cli.stages.assemble import STRATEGIES, TIERS
 
-TIER_ORDER = ("gold", "tier1", "tier2", "search", "random")
-STRATEGY_ORDER = ("traj-tiered", "traj-random", "search", "random")
 DISTRACTORS = "distractors"  # every tier but gold, pooled
 
 
@@ -97,8 +96,8 @@ class Stats:
     def result(self) -> dict:
         """All figures as one JSON-ready dict."""
         doc_tokens = sum(f.tokens for t, f in self.tiers.items() if t != DISTRACTORS) or 1
-        names = [t for t in TIER_ORDER if t in self.tiers] + sorted(
-            t for t in self.tiers if t not in TIER_ORDER and t != DISTRACTORS
+        names = [t for t in TIERS if t in self.tiers] + sorted(
+            t for t in self.tiers if t not in TIERS and t != DISTRACTORS
         )
         if DISTRACTORS in self.tiers:
             names.append(DISTRACTORS)
@@ -154,7 +153,7 @@ def compute_stats(records: Iterable[dict]) -> dict:
         overall.add(record, judged)
         per_strategy[str((record.get("metadata") or {}).get("strategy", "unknown"))].add(record, judged)
     result = overall.result()
-    names = sorted(per_strategy, key=lambda n: (STRATEGY_ORDER.index(n) if n in STRATEGY_ORDER else 99, n))
+    names = sorted(per_strategy, key=lambda n: (STRATEGIES.index(n) if n in STRATEGIES else 99, n))
     result["by_strategy"] = {name: per_strategy[name].result() for name in names}
     result["context_tokens"] = {name: per_strategy[name].lengths for name in names}
     return result

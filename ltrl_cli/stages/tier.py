@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 from ltrl_cli.errors import BadInput
+from ltrl_cli.records import path_ids, unique_ids
 
 
 @dataclass
@@ -62,23 +63,13 @@ def split_tiers(chain: list[str], rollouts: list[dict], *, trust_citations: bool
     {'gold': ['9', '1'], 'tier1': ['2', '3'], 'tier2': ['4']}
     """
     cited = _by_count(rollouts, "cited")
-    gold = _unique(chain + (cited if trust_citations else []))
+    gold = unique_ids(chain + (cited if trust_citations else []))
     taken = set(gold)
     opened = _by_count(rollouts, "opened")
     tier1 = [i for i in opened if i not in taken]  # trusted citations are in gold already
     opened_set = set(opened)
     tier2 = [i for i in _by_count(rollouts, "seen") if i not in taken and i not in opened_set]
     return {"gold": gold, "tier1": tier1, "tier2": tier2}
-
-
-def path_ids(record: dict) -> list[str]:
-    """The page ids of the record's chain (`path` hops are {"id", ...} or bare ids)."""
-    ids = []
-    for hop in record.get("path") or []:
-        value = hop.get("id") if isinstance(hop, dict) else hop
-        if value is not None:
-            ids.append(str(value))
-    return ids
 
 
 def _rollouts(record: dict) -> list[dict]:
@@ -100,11 +91,7 @@ def _by_count(rollouts: list[dict], key: str) -> list[str]:
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     for rollout in rollouts:
-        for page_id in _unique([str(i) for i in rollout.get(key) or []]):
+        for page_id in unique_ids([str(i) for i in rollout.get(key) or []]):
             counts[page_id] += 1
             first.setdefault(page_id, len(first))
     return sorted(counts, key=lambda i: (-counts[i], first[i]))
-
-
-def _unique(ids: list[str]) -> list[str]:
-    return list(dict.fromkeys(ids))
