@@ -171,7 +171,7 @@ class RewardService:
         question = info.get("question") if isinstance(info.get("question"), str) else None
         if self.limit is None:
             self.limit = asyncio.Semaphore(self.concurrency)
-        _, verdicts = await judge_responses(self.judge, question, label, responses, thinking=options.thinking,
+        verdicts = await judge_responses(self.judge, question, label, responses, thinking=options.thinking,
                                             limit=self.limit)
         failed = [v.error for v in verdicts if v is not None and v.error]
         if failed:

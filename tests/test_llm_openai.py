@@ -161,7 +161,7 @@ def test_4xx_is_not_retried_and_says_why(serve):
 
 
 def test_a_400_is_a_per_request_rejection_and_404_is_not(serve):
-    from ltrl_cli.llm.openai import RequestRejected
+    from ltrl_cli.llm.base import RequestRejected
 
     server = serve(lambda body: Reply({"error": {"message": "prompt is too long"}}, status=400))
     with pytest.raises(RequestRejected, match=r"HTTP 400\): prompt is too long") as failure:

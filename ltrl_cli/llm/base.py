@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from ltrl_cli.errors import BackendError
+
 
 @dataclass(frozen=True)
 class ChatRequest:
@@ -74,3 +76,14 @@ def split_think(text: str) -> tuple[str | None, str]:
         return None, text.strip()
     reasoning = head.split("<think>", 1)[-1] if "<think>" in head else head
     return reasoning.strip(), tail.strip()
+
+class RequestRejected(BackendError):
+    """The endpoint refused this one request (HTTP 400, 413, 422: too long, filtered, malformed).
+
+    Unlike a wrong URL, model or key, it says nothing about the next request, so a stage may
+    record it against the one item and go on.
+    """
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status

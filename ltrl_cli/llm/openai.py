@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from ltrl_cli.errors import BackendError, UsageError
-from ltrl_cli.llm.base import ChatRequest, ChatResponse
+from ltrl_cli.llm.base import ChatRequest, ChatResponse, RequestRejected
 from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
@@ -31,16 +31,6 @@ MAX_BACKOFF = 30.0  # seconds; exponential growth stops here
 MAX_RETRY_AFTER = 300.0  # a server asking for more than this is treated as asking for this
 
 
-class RequestRejected(BackendError):
-    """The endpoint refused this one request (HTTP 400, 413, 422: too long, filtered, malformed).
-
-    Unlike a wrong URL, model or key, it says nothing about the next request, so a stage may
-    record it against the one item and go on.
-    """
-
-    def __init__(self, message: str, status: int):
-        super().__init__(message)
-        self.status = status
 
 
 PER_REQUEST_STATUS = {400, 413, 422}

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ltrl_cli.backends.base import page_body
 from ltrl_cli.rewards import normalize
 
 
@@ -62,10 +61,6 @@ class Writer(Protocol):
 
 
 # ---------------------------------------------------------------- text tests
-
-
-def page_text(page: dict) -> str:
-    return page_body(page)
 
 
 def contains(text: str, phrase: str) -> bool:

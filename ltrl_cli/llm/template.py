@@ -18,6 +18,7 @@ it would let a search for the question find the page without walking the chain.
 from __future__ import annotations
 
 import re
+
 from ltrl_cli.io import stable_hash
 from ltrl_cli.llm.questions import Chain, ChainPage, Draft, clip, contains, name_tokens, names_entity, split_sentences
 

@@ -183,7 +183,7 @@ def _merge(group: Item, item: Item) -> None:
 
 async def judge_responses(judge: Judge, question: str | None, label: str, responses: Sequence[str],
                           *, thinking: bool = True, limit: asyncio.Semaphore | None = None
-                          ) -> tuple[list[R.ResponseParts], list[Verdict | None]]:
+                          ) -> list[Verdict | None]:
     """Judge every response with content, concurrently; empty content is not judged (None)."""
     parts = [R.split_response(r, thinking=thinking) for r in responses]
 
@@ -195,7 +195,7 @@ async def judge_responses(judge: Judge, question: str | None, label: str, respon
         async with limit:
             return await judge.judge(question, p.content, label)
 
-    return parts, list(await asyncio.gather(*(one(p) for p in parts)))
+    return list(await asyncio.gather(*(one(p) for p in parts)))
 
 
 def reward_objects(judge: Judge, responses: Sequence[str], verdicts: Sequence[Verdict | None],
@@ -229,7 +229,7 @@ def _with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
 async def score_item(item: Item, judge: Judge, options: ScoreOptions,
                      limit: asyncio.Semaphore | None = None) -> list[dict]:
     """Judge and score one Item; returns its records with `rewards` / `reward` added."""
-    _, verdicts = await judge_responses(judge, item.question, item.label, item.responses,
+    verdicts = await judge_responses(judge, item.question, item.label, item.responses,
                                         thinking=options.thinking, limit=limit)
     scored = reward_objects(judge, item.responses, verdicts, item.rubrics, options, item.truncated)
     provenance = options.describe(judge)

@@ -22,12 +22,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ltrl_cli.backends.base import PageStore, Searcher, tokens
+from ltrl_cli.backends.base import PageStore, Searcher, page_body, tokens
 from ltrl_cli.errors import BadInput
-from ltrl_cli.llm.base import ChatRequest
-from ltrl_cli.llm.openai import RequestRejected
-from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, clip, contains, name_tokens, names_entity,
-                                    page_text, sentence_with, split_sentences)
+from ltrl_cli.llm.base import ChatRequest, RequestRejected
+from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, clip, contains, names_entity,
+                                    sentence_with)
 from ltrl_cli.llm.runner import bounded_map
 from ltrl_cli.llm.text import parse_json_object
 from ltrl_cli.rewards import normalize
@@ -139,7 +138,7 @@ def run_checks(question: str, answer: str, chain: Chain, searcher: Searcher | No
     """Each check as `{"passed": bool, ...}` (see the module docstring)."""
     final = chain.final
     checks = {
-        "answer_in_page": {"passed": contains(page_text(final.page), answer)},
+        "answer_in_page": {"passed": contains(page_body(final.page), answer)},
         "answer_not_in_question": {"passed": not contains(question, answer)},
         "final_entity_hidden": {"passed": not names_entity(question, final.title)},
     }
@@ -201,7 +200,7 @@ def build_prompt(chain: Chain, options: SynthOptions) -> str:
         previous = chain.pages[number - 2].title
         how = f'linked from {previous}: "{page.evidence}"' if page.evidence else f"linked from {previous}"
         lines.append(f"{number}. {page.title} ({how})")
-    text = clip(page_text(chain.final.page), options.page_chars)
+    text = clip(page_body(chain.final.page), options.page_chars)
     return PROMPT.format(n=len(chain.pages), chain="\n".join(lines), final=chain.final.title, text=text)
 
 
@@ -268,6 +267,5 @@ def gold_from_model(named: Any, chain: Chain) -> tuple[list[str], str]:
     return sorted(picked, key=order.__getitem__), "model"
 
 
-__all__ = ["Chain", "ChainPage", "Draft", "LLMWriter", "SynthOptions", "Writer", "build_prompt", "clip", "contains",
-           "finish", "name_tokens", "names_entity", "page_text", "prepare", "read_draft", "run_checks",
-           "search_query", "sentence_with", "split_sentences", "synth"]
+__all__ = ["LLMWriter", "SynthOptions", "build_prompt", "finish", "prepare", "read_draft", "run_checks",
+           "search_query", "synth"]

@@ -14,8 +14,8 @@ import pytest
 from ltrl_cli.backends.base import MemoryIndex, title_key
 from ltrl_cli.llm.base import ChatResponse
 from ltrl_cli.llm.template import TEMPLATE_MODEL, TemplateWriter, write_question
-from ltrl_cli.stages.synth import (LLMWriter, SynthOptions, build_prompt, contains, names_entity, prepare,
-                                   synth)
+from ltrl_cli.llm.questions import contains, names_entity
+from ltrl_cli.stages.synth import LLMWriter, SynthOptions, build_prompt, prepare, synth
 
 
 def page(pid: str, title: str, paragraphs: list[str], links: list[tuple[str, int]] = ()) -> dict:
@@ -175,7 +175,7 @@ def test_each_check_rejects_what_it_should(question, answer, reason):
 
 
 def test_a_prompt_the_endpoint_refuses_rejects_only_that_walk():
-    from ltrl_cli.llm.openai import RequestRejected
+    from ltrl_cli.llm.base import RequestRejected
 
     class Refusing(ScriptedLLM):
         async def chat(self, request):
