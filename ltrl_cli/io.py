@@ -147,7 +147,7 @@ def records_out() -> Iterator[IO[bytes]]:
         yield out
         out.flush()
     except BrokenPipeError:
-        _silence(out)
+        silence(out)
         raise ClosedPipe() from None
     finally:
         os.dup2(saved_fd, fd)  # give fd 1 back (matters in-process, e.g. under pytest)
@@ -162,7 +162,7 @@ class ClosedPipe(Exception):
     """The reader of stdout went away; the command ends with exit 0."""
 
 
-def _silence(out: IO[bytes]) -> None:
+def silence(out: IO[bytes]) -> None:
     # Point the stream at /dev/null so the final flush at exit cannot raise again.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, out.fileno())

@@ -86,7 +86,7 @@ def test_bad_input_names_the_line_and_exits_1(line, message):
 
 @pytest.mark.parametrize("record, message", [
     ({"id": "x", "label": "a", "rubrics": ["a", 3], "responses": ["a"]}, "field 'rubrics' must be a list of strings"),
-    ({"id": "x", "label": "a", "rubrics": []}, "missing field 'responses or response'"),
+    ({"id": "x", "label": "a", "rubrics": []}, "missing field 'responses' or 'response'"),
     ({"id": "x", "label": "a", "rubrics": [], "responses": [1]}, "field 'responses' must be"),
     ({"id": "x", "label": ["a"], "rubrics": [], "responses": ["a"]}, "field 'label' must be a string"),
     ({"id": "x", "label": "a", "responses": ["a"]}, "missing field 'rubrics'"),

@@ -192,7 +192,7 @@ def load_tokenizer(spec: str = DEFAULT_TOKENIZER, *, allow_download: bool = Fals
         return _from_tokenizer_json(path)
     if spec.startswith(("/", "./", "../", "~")) and not path.exists():  # a path, not a hub name
         raise BackendError(f"--tokenizer {spec}: no such file or directory")
-    return _from_transformers(spec, allow_download=allow_download)
+    return _from_transformers(str(path) if spec.startswith("~") else spec, allow_download=allow_download)
 
 
 def _from_tokenizer_json(path: Path) -> HFTokenizer:

@@ -251,7 +251,7 @@ def _tokenizer(s: _Settings, options: Any) -> Any:
     spec = s.tokenizer or options.model
     if not spec:
         raise UsageError("--max-context needs --tokenizer (a tokenizer folder or tiktoken:o200k_base)")
-    return load_tokenizer(str(Path(spec).expanduser()) if not spec.startswith("tiktoken:") else spec)
+    return load_tokenizer(spec)
 
 
 def _items(s: _Settings, bench: Any) -> Any:

@@ -12,8 +12,6 @@ import typer
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.llm import options as o
 
-DEFAULT_TEMPERATURE = 0.7
-
 
 @app.command("synth")
 def synth_command(
@@ -75,7 +73,7 @@ def synth_command(
         shard_spec = parse_shard(shard)
         idx = open_index(index)
         settings = SynthOptions(
-            temperature=DEFAULT_TEMPERATURE if temperature is None else temperature, max_tokens=max_tokens,
+            temperature=SynthOptions.temperature if temperature is None else temperature, max_tokens=max_tokens,
             page_chars=page_chars, shortcut_check=shortcut_check, keep_think=keep_think,
             concurrency=concurrency, keep_order=keep_order)
         made = make_llm(llm_options, offline={"template": TemplateWriter})

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ltrl_cli.errors import MissingDependency, UsageError
+from ltrl_cli.errors import UsageError
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, merge, read_yaml, write_yaml
 
 RECIPE_MODULE = "ltrl_cli.grpo.recipe"
@@ -190,10 +190,9 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
 
 def require_vllm() -> None:
     """vLLM rollouts need the `vllm` extra (CUDA only); say so before any process starts."""
-    import importlib.util
+    from ltrl_cli.llm.options import check_installed
 
-    if importlib.util.find_spec("vllm") is None:
-        raise MissingDependency("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
+    check_installed("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
 
 
 def check_data(path: str) -> int:

@@ -14,12 +14,10 @@ group baseline and gives them zero advantage, so they do not move the policy.
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import IO, Any
 
-import orjson
 import torch
 from accelerate.utils import gather_object
 from transformers import TrainerCallback
@@ -30,6 +28,7 @@ from ltrl_cli import rewards as R
 from ltrl_cli.grpo import shaping
 from ltrl_cli.grpo.shaping import LtrlReward
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, write_yaml
+from ltrl_cli.io import dumps, silence
 
 __all__ = ["JsonlMetrics", "LtrlGRPOTrainer", "LtrlReward", "SaveSettings"]
 
@@ -66,7 +65,7 @@ class LtrlGRPOTrainer(GRPOTrainer):
             with path.open("ab") as stream:
                 # global_step counts finished steps; these rewards feed the next one.
                 for row in shaping.reward_rows(self.state.global_step + 1, batch, shaped, group):
-                    stream.write(orjson.dumps(row) + b"\n")
+                    stream.write(dumps(row))
 
 
 # ---------------------------------------------------------------- callbacks
@@ -131,14 +130,12 @@ class JsonlMetrics(TrainerCallback):
         if self.out is None:
             return
         try:
-            self.out.write(orjson.dumps(record) + b"\n")
+            self.out.write(dumps(record))
             self.out.flush()  # one line per step, as it happens: `ltrl grpo ... | jq` follows along
         except BrokenPipeError:
             # The reader left (`| head -3`). A training run is worth more than its metric
             # stream: keep training and checkpointing, stop writing records.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, self.out.fileno())
-            os.close(devnull)
+            silence(self.out)
             self.out = None
             console.warn("ltrl grpo: stdout closed; training goes on without metric records")
 

@@ -114,7 +114,7 @@ def _responses(record: dict, keys: Keys) -> tuple[list[str], bool]:
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             return value, False
         raise BadInput(f"field '{path}' must be a string or a list of strings")
-    raise BadInput(f"missing field '{' or '.join(paths)}'")
+    raise BadInput("missing field " + " or ".join(f"'{p}'" for p in paths))
 
 
 def _truncated(record: dict, keys: Keys, count: int) -> list[bool]:
