@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltrl_cli.backends.base import Hit
+from ltrl_cli.backends.base import Hit, clip
 from ltrl_cli.llm.runner import on_loop_close
 
 ACTIONS = ("search", "open", "cite", "answer")
@@ -211,7 +211,8 @@ class AgentTools:
             return Observation(f'search "{query}": no results. Try other words.', [])
         lines = [f'search "{query}": {len(hits)} results']
         for hit in hits:
-            lines.append(f"[id: {hit.id}] {hit.title}\n  {_cut(hit.snippet, self.config.snippet_chars)}")
+            snippet = clip(" ".join(hit.snippet.split()), self.config.snippet_chars)
+            lines.append(f"[id: {hit.id}] {hit.title}\n  {snippet}")
         return Observation("\n".join(lines), [h.id for h in hits])
 
     async def _open(self, args: dict) -> Observation:
@@ -292,8 +293,3 @@ def _extend_unique(items: list[str], new: list[str]) -> None:
     for item in new:
         if item not in items:
             items.append(item)
-
-
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"

@@ -74,6 +74,16 @@ def tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+def clip(text: str, width: int) -> str:
+    """The text cut at a word boundary to at most `width` characters, the cut marked by "…".
+
+    >>> clip("Born in Oslo in 1901.", 12)
+    'Born in…'
+    """
+    text = text.strip()
+    return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
+
+
 def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
     """The paragraph that contains most of the query's terms, cut to `width` characters.
 
@@ -91,8 +101,7 @@ def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
         lowered = paragraph.lower()
         return sum(term in lowered for term in terms)
 
-    best = max(paragraphs, key=hits)  # the first of equals: leads and attribute lines come early
-    return best if len(best) <= width else best[: width - 1].rsplit(" ", 1)[0] + "…"
+    return clip(max(paragraphs, key=hits), width)  # the first of equals: leads and attribute lines come early
 
 
 class MemoryIndex:

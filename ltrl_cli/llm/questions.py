@@ -121,11 +121,3 @@ def split_sentences(text: str) -> list[str]:
     ['It rained.', 'Then it stopped!', 'Fine']
     """
     return [s.strip() for s in _SENTENCE_END.split(text.strip()) if s.strip()]
-
-
-def clip(text: str, limit: int) -> str:
-    """Cut at a word boundary, marking the cut with an ellipsis."""
-    text = text.strip()
-    if len(text) <= limit:
-        return text
-    return text[: limit - 1].rsplit(" ", 1)[0] + "…"

@@ -22,10 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
-from ltrl_cli.backends.base import PageStore, Searcher, page_body, tokens
+from ltrl_cli.backends.base import PageStore, Searcher, clip, page_body, tokens
 from ltrl_cli.errors import BadInput
 from ltrl_cli.llm.base import ChatRequest, RequestRejected
-from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, clip, contains, names_entity,
+from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, contains, names_entity,
                                     sentence_with)
 from ltrl_cli.llm.runner import bounded_map
 from ltrl_cli.llm.text import parse_json_object
