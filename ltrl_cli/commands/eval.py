@@ -255,17 +255,12 @@ def _tokenizer(s: _Settings, options: Any) -> Any:
 
 
 def _items(s: _Settings, bench: Any) -> Any:
+    from itertools import islice
+
     from ltrl_cli.io import in_shard, parse_shard
 
     shard = parse_shard(s.shard)
-    count = 0
-    for item in bench.load(s.data, skip_missing=s.skip_missing):
-        if not in_shard(item.id, shard):
-            continue
-        if s.limit is not None and count >= s.limit:
-            return
-        count += 1
-        yield item
+    return islice((i for i in bench.load(s.data, skip_missing=s.skip_missing) if in_shard(i.id, shard)), s.limit)
 
 
 def _previous(run: Any, s: _Settings) -> Any:
@@ -285,20 +280,19 @@ def _previous(run: Any, s: _Settings) -> Any:
 
 def _of_this_run(records: Any, s: _Settings) -> Any:
     """Records of this benchmark, in this shard, up to --limit."""
-    from ltrl_cli.errors import BadInput
-    from ltrl_cli.io import in_shard, parse_shard
+    from itertools import islice
 
-    shard = parse_shard(s.shard)
-    count = 0
+    from ltrl_cli.io import parse_shard, shard_records
+
+    return islice(shard_records(_this_benchmark(records, s.benchmark), parse_shard(s.shard)), s.limit)
+
+
+def _this_benchmark(records: Any, benchmark: str) -> Any:
+    from ltrl_cli.errors import BadInput
+
     for record in records:
-        if record.get("benchmark") not in (None, s.benchmark):
-            raise BadInput(f"record {record.get('id')!r} is from benchmark {record['benchmark']!r}, "
-                           f"not {s.benchmark!r}")
-        if not in_shard(str(record.get("id", "")), shard):
-            continue
-        if s.limit is not None and count >= s.limit:
-            return
-        count += 1
+        if record.get("benchmark") not in (None, benchmark):
+            raise BadInput(f"record {record.get('id')!r} is from benchmark {record['benchmark']!r}, not {benchmark!r}")
         yield record
 
 
