@@ -95,7 +95,7 @@ def search_agent_command(
 
     with command("search-agent", quiet=quiet, verbose=verbose) as run:
         llm_options = _llm_options(locals())
-        agent_options = _agent_options(locals())
+        agent_options = _agent_options(locals(), llm_options.temperature)
         shard_spec = parse_shard(shard)
         llm, scorer = _backends(llm_options, judge, judge_base_url, judge_model)
         the_index, stats = _open_index(index), AgentStats()
@@ -117,7 +117,7 @@ def _llm_options(params: dict):
     return options
 
 
-def _agent_options(params: dict):
+def _agent_options(params: dict, temperature: float):
     from ltrl_cli.agent.protocols import PROTOCOLS
     from ltrl_cli.agent.rollout import Budgets, Sampling
     from ltrl_cli.agent.tools import ToolConfig
@@ -128,10 +128,9 @@ def _agent_options(params: dict):
     if protocol not in PROTOCOLS:
         raise UsageError(f"--protocol {protocol!r}: choose tools or tags")
     budgets = Budgets(max_steps=params["max_steps"], max_context_tokens=params["max_context_tokens"],
-                      max_rollout_tokens=params["max_rollout_tokens"], max_tokens_per_turn=params["max_tokens"] or 4096)
+                      max_rollout_tokens=params["max_rollout_tokens"], max_tokens_per_turn=params["max_tokens"] or Budgets.max_tokens_per_turn)
     tools = ToolConfig(search_k=params["search_k"], max_search_k=max(20, params["search_k"]),
                        page_words=params["page_words"], allow_open_any=params["allow_open_any"])
-    temperature = 1.0 if params["temperature"] is None else params["temperature"]
     return AgentOptions(rollouts=params["rollouts"], protocol=protocol, budgets=budgets, tools=tools,
                         sampling=Sampling(temperature=temperature), seed=params["seed"],
                         concurrency=params["concurrency"], keep_order=params["keep_order"],
