@@ -156,8 +156,7 @@ class RewardService:
     def __init__(self, judge: Judge, options: ScoreOptions, concurrency: int = 64):
         self.judge = judge
         self.options = options
-        self.concurrency = concurrency
-        self.limit: asyncio.Semaphore | None = None  # made on the serving loop
+        self.limit = asyncio.Semaphore(concurrency)  # binds to the serving loop on first use
         self.counts = {"requests": 0, "bad_requests": 0, "judge_failures": 0}
 
     async def evaluate(self, body: dict, *, group: bool) -> dict:
@@ -169,8 +168,6 @@ class RewardService:
         rubrics = _rubrics(info, options, searched)
         truncated = _truncated(body, len(responses))
         question = info.get("question") if isinstance(info.get("question"), str) else None
-        if self.limit is None:
-            self.limit = asyncio.Semaphore(self.concurrency)
         verdicts = await judge_responses(self.judge, question, label, responses, thinking=options.thinking,
                                             limit=self.limit)
         failed = [v.error for v in verdicts if v is not None and v.error]

@@ -182,16 +182,13 @@ def _merge(group: Item, item: Item) -> None:
 # ---------------------------------------------------------------- judging and scoring
 
 async def judge_responses(judge: Judge, question: str | None, label: str, responses: Sequence[str],
-                          *, thinking: bool = True, limit: asyncio.Semaphore | None = None
-                          ) -> list[Verdict | None]:
+                          *, limit: asyncio.Semaphore, thinking: bool = True) -> list[Verdict | None]:
     """Judge every response with content, concurrently; empty content is not judged (None)."""
     parts = [R.split_response(r, thinking=thinking) for r in responses]
 
     async def one(p: R.ResponseParts) -> Verdict | None:
         if p.empty_content:
             return None
-        if limit is None:
-            return await judge.judge(question, p.content, label)
         async with limit:
             return await judge.judge(question, p.content, label)
 
@@ -226,8 +223,7 @@ def _with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
     return reward
 
 
-async def score_item(item: Item, judge: Judge, options: ScoreOptions,
-                     limit: asyncio.Semaphore | None = None) -> list[dict]:
+async def score_item(item: Item, judge: Judge, options: ScoreOptions, limit: asyncio.Semaphore) -> list[dict]:
     """Judge and score one Item; returns its records with `rewards` / `reward` added."""
     verdicts = await judge_responses(judge, item.question, item.label, item.responses,
                                         thinking=options.thinking, limit=limit)
@@ -248,27 +244,14 @@ def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = Scor
     """
     from ltrl_cli.llm.runner import bounded_map
 
-    limit = _LazySemaphore(concurrency)
+    limit = asyncio.Semaphore(concurrency)  # binds to the loop that first uses it (Python >= 3.10)
 
     async def run(item: Item) -> list[dict]:
-        return await score_item(item, judge, options, limit.get())
+        return await score_item(item, judge, options, limit)
 
     stream = items(records, keys, options, stats=stats, skip_bad=skip_bad, on_skip=on_skip)
     for scored in bounded_map(run, stream, concurrency=concurrency, keep_order=True):
         yield from scored
-
-
-class _LazySemaphore:
-    """An asyncio.Semaphore made on first use, inside the loop that will use it."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._semaphore: asyncio.Semaphore | None = None
-
-    def get(self) -> asyncio.Semaphore:
-        if self._semaphore is None:
-            self._semaphore = asyncio.Semaphore(self.size)
-        return self._semaphore
 
 
 def judge_errors(record: dict) -> int:
