@@ -30,7 +30,9 @@ import orjson
 
 from ltrl_cli import console
 from ltrl_cli.backends.judge import Judge
-from ltrl_cli.stages.score import ScoreOptions, judge_responses, reward_objects
+from ltrl_cli.errors import BadInput
+from ltrl_cli.stages.score import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
+                                   reward_objects)
 
 MAX_BODY = 256 * 1024 * 1024  # a history can hold a 128K-token prompt; aiohttp's default is 1 MiB
 
@@ -85,9 +87,7 @@ def _label(body: dict) -> str:
     label = body.get("label")
     if label is None:
         raise BadRequest("missing field 'label'")
-    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
-        raise BadRequest("'label' must be a string")
-    return str(label)
+    return _checked(check_label, label, "label")
 
 
 def request_options(info: dict, base: ScoreOptions) -> tuple[ScoreOptions, bool]:
@@ -112,8 +112,7 @@ def _rubrics(info: dict, options: ScoreOptions, searched: bool) -> list[str]:
         if options.uses_rubric and searched:
             raise BadRequest("missing field 'extra_reward_info.rubrics' (send [] for none, or rubric_reward_ratio 0)")
         return []
-    if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
-        raise BadRequest("'extra_reward_info.rubrics' must be a list of strings")
+    rubrics = _checked(check_rubrics, rubrics, "extra_reward_info.rubrics")
     # Neither part searched: the rubric cannot be found anywhere, so it scores 0.
     return rubrics if searched else []
 
@@ -141,11 +140,15 @@ def _responses(body: dict, group: bool) -> list[str]:
 
 
 def _truncated(body: dict, count: int) -> list[bool]:
-    value = body.get("truncated", False)
-    value = [value] * count if isinstance(value, bool) else value
-    if not isinstance(value, list) or len(value) != count or not all(isinstance(v, bool) for v in value):
-        raise BadRequest(f"'truncated' must be a boolean (or one per response: {count})")
-    return value
+    return _checked(check_truncated, body.get("truncated"), count, "truncated")
+
+
+def _checked(check, *args):
+    """Run one of the stage's value checks; its BadInput becomes this server's 400."""
+    try:
+        return check(*args)
+    except BadInput as exc:
+        raise BadRequest(exc.detail) from None
 
 
 # ---------------------------------------------------------------- the service

@@ -232,7 +232,9 @@ def test_stage_truncated_flags():
     assert [r["truncated"] for r in out["rewards"]] == [False, True, False, True]
     from ltrl_cli.errors import BadInput
 
-    with pytest.raises(BadInput, match="boolean per response"):
+    [every] = run_stage([{**GROUP, "truncated": True}])  # one boolean covers every response
+    assert all(r["truncated"] for r in every["rewards"])
+    with pytest.raises(BadInput, match="a boolean, or one per response"):
         run_stage([{**GROUP, "truncated": [True]}])
 
 

@@ -83,18 +83,38 @@ def _field(record: dict, path: str, default: Any = _MISSING) -> Any:
     return value
 
 
-def _label(record: dict, keys: Keys) -> str:
-    label = _field(record, keys.label)
+# Value checks shared with the reward server (serve.py), which answers them with a 400.
+
+def check_label(label: Any, name: str) -> str:
+    """A gold answer: a string (numbers are taken as their text)."""
     if isinstance(label, bool) or not isinstance(label, (str, int, float)):
-        raise BadInput(f"field '{keys.label}' must be a string, got {type(label).__name__}")
+        raise BadInput(f"field '{name}' must be a string, got {type(label).__name__}")
     return str(label)
 
 
-def _rubrics(record: dict, keys: Keys, options: ScoreOptions) -> list[str]:
-    rubrics = _field(record, keys.rubrics, _MISSING if options.uses_rubric else [])
+def check_rubrics(rubrics: Any, name: str) -> list[str]:
     if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
-        raise BadInput(f"field '{keys.rubrics}' must be a list of strings")
+        raise BadInput(f"field '{name}' must be a list of strings")
     return rubrics
+
+
+def check_truncated(value: Any, count: int, name: str) -> list[bool]:
+    """Truncation flags: none (all False), one boolean for every response, or one per response."""
+    if value is None:
+        return [False] * count
+    if isinstance(value, bool):
+        return [value] * count
+    if not isinstance(value, list) or len(value) != count or not all(isinstance(v, bool) for v in value):
+        raise BadInput(f"field '{name}' must be a boolean, or one per response ({count})")
+    return value
+
+
+def _label(record: dict, keys: Keys) -> str:
+    return check_label(_field(record, keys.label), keys.label)
+
+
+def _rubrics(record: dict, keys: Keys, options: ScoreOptions) -> list[str]:
+    return check_rubrics(_field(record, keys.rubrics, _MISSING if options.uses_rubric else []), keys.rubrics)
 
 
 def _question(record: dict, keys: Keys) -> str | None:
@@ -118,14 +138,7 @@ def _responses(record: dict, keys: Keys) -> tuple[list[str], bool]:
 
 
 def _truncated(record: dict, keys: Keys, count: int) -> list[bool]:
-    value = get_path(record, keys.truncated, None)
-    if value is None:
-        return [False] * count
-    if isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list) or len(value) != count or not all(isinstance(v, bool) for v in value):
-        raise BadInput(f"field '{keys.truncated}' must be a boolean per response ({count})")
-    return value
+    return check_truncated(get_path(record, keys.truncated, None), count, keys.truncated)
 
 
 def check_record(record: dict, keys: Keys, options: ScoreOptions) -> Item:
