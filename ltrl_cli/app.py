@@ -126,8 +126,7 @@ def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: b
     except (typer.Exit, typer.Abort, SystemExit):
         raise
     except OSError as exc:  # a path the user gave cannot be read or written: say which
-        where = exc.filename.replace(".partial", "") if isinstance(exc.filename, str) else None
-        _fail(name, f"{where}: {exc.strerror}" if where and exc.strerror else str(exc), 1)
+        _fail(name, f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc), 1)
     except Exception as exc:  # a bug or an unforeseen backend failure: still one line
         _fail(name, f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)", 1)
     if summary:

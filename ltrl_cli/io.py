@@ -196,6 +196,13 @@ def replacing(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.filename in (str(tmp), tmp) or str(tmp) in str(exc):  # pyarrow names it only in the text
+            # say what the user named, not the temporary file
+            reason = os.strerror(exc.errno) if exc.errno else "cannot write"
+            raise OSError(exc.errno, reason, str(path)) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

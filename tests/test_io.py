@@ -162,3 +162,20 @@ def test_signals_leave_only_complete_lines(sig, code):
     records = jsonl(first + rest)
     assert [r["id"] for r in records] == list(range(len(records)))
     assert (first + rest).endswith(b"\n")
+
+
+def test_replacing_writes_whole_files_and_names_the_real_path_on_failure(tmp_path):
+    from ltrl_cli.io import replacing
+
+    target = tmp_path / "out.jsonl"
+    with replacing(target) as tmp:
+        tmp.write_text("whole")
+    assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+    with pytest.raises(RuntimeError), replacing(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert target.read_text() == "whole" and list(tmp_path.iterdir()) == [target]
+    missing = tmp_path / "no" / "such.jsonl"
+    with pytest.raises(OSError) as failure, replacing(missing) as tmp:
+        tmp.write_text("x")
+    assert failure.value.filename == str(missing)
