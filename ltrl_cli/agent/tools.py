@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 from ltrl_cli.backends.base import Hit, clip
 from ltrl_cli.llm.runner import on_loop_close
+from ltrl_cli.lru import ABSENT, LRU
 
 ACTIONS = ("search", "open", "cite", "answer")
 
@@ -76,8 +76,7 @@ class IndexService:
         self._draining = False
         self._drainer: asyncio.Task | None = None
         self._watched: set[int] = set()  # loops told to stop the drainer when they close
-        self._pages: OrderedDict[str, dict | None] = OrderedDict()
-        self._page_cache = page_cache
+        self._pages: LRU[str, dict | None] = LRU(page_cache)
 
     async def search(self, query: str, k: int) -> list[Hit]:
         future = asyncio.get_running_loop().create_future()
@@ -119,13 +118,11 @@ class IndexService:
 
     async def page(self, page_id: str) -> dict | None:
         """The page's KILT record, or None when the index has no such id."""
-        if page_id in self._pages:
-            self._pages.move_to_end(page_id)
-            return self._pages[page_id]
+        cached = self._pages.get(page_id, ABSENT)
+        if cached is not ABSENT:
+            return cached
         page = await asyncio.get_running_loop().run_in_executor(self._executor, self._fetch, page_id)
         self._pages[page_id] = page
-        if len(self._pages) > self._page_cache:
-            self._pages.popitem(last=False)
         return page
 
     def _fetch(self, page_id: str) -> dict | None:

@@ -9,7 +9,6 @@ a page's text or a search is first needed.
 from __future__ import annotations
 
 import random
-from collections import OrderedDict
 from pathlib import Path
 
 import orjson
@@ -17,6 +16,7 @@ import orjson
 from ltrl_cli.backends.base import Hit
 from ltrl_cli.backends.graph import Graph
 from ltrl_cli.errors import BackendError
+from ltrl_cli.lru import LRU
 
 BUILD_HINT = "build one with: ltrl index FILE -o DIR"
 
@@ -49,8 +49,7 @@ class Index:
     def __init__(self, path: Path, graph: Graph, info: dict, cache_pages: int = 2048):
         self.path, self.graph, self.info = path, graph, info
         self._lucene = None
-        self._pages: OrderedDict[str, dict] = OrderedDict()
-        self._cache_pages = cache_pages
+        self._pages: LRU[str, dict] = LRU(cache_pages)
 
     def start(self) -> None:
         """Start the JVM and open Lucene now, on the calling thread.
@@ -83,10 +82,6 @@ class Index:
                 raise KeyError(page_id)
             page = raw["page"]
             self._pages[page_id] = page
-            if len(self._pages) > self._cache_pages:
-                self._pages.popitem(last=False)
-        else:
-            self._pages.move_to_end(page_id)
         return page
 
     def title(self, page_id: str) -> str:

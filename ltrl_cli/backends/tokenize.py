@@ -18,11 +18,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections import OrderedDict
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from ltrl_cli.errors import BackendError, MissingDependency
+from ltrl_cli.lru import LRU
 
 DEFAULT_TOKENIZER = "tiktoken:o200k_base"
 
@@ -237,8 +237,7 @@ class TokenCache:
 
     def __init__(self, tokenizer: Tokenizer, path: str | os.PathLike | None = None, max_items: int = 500_000):
         self.tokenizer = tokenizer
-        self.max_items = max_items
-        self._memory: OrderedDict[bytes, int] = OrderedDict()
+        self._memory: LRU[bytes, int] = LRU(max_items)
         self._db = _open_db(path) if path else None
         self._pending: list[tuple[bytes, int]] = []
         self.hits = self.misses = 0
@@ -250,7 +249,7 @@ class TokenCache:
     def count_many(self, texts: Sequence[str]) -> list[int]:
         """Token counts of many texts; the misses are counted in one batch call."""
         keys = [self._key(t) for t in texts]
-        counts: list[int | None] = [self._memory_get(k) for k in keys]
+        counts: list[int | None] = [self._memory.get(k) for k in keys]
         missing = [i for i, c in enumerate(counts) if c is None]
         if missing and self._db is not None:
             for i, c in zip(missing, self._db_get([keys[i] for i in missing])):
@@ -266,7 +265,7 @@ class TokenCache:
         self.misses += len(missing)
         self.hits += len(keys) - len(missing)
         for key, c in zip(keys, counts):
-            self._memory_put(key, c)
+            self._memory[key] = c
         if len(self._pending) >= 1000:
             self.flush()
         return counts  # type: ignore[return-value]
@@ -300,18 +299,6 @@ class TokenCache:
         h.update(b"\0")
         h.update(text.encode("utf-8", "surrogatepass"))
         return h.digest()
-
-    def _memory_get(self, key: bytes) -> int | None:
-        value = self._memory.get(key)
-        if value is not None:
-            self._memory.move_to_end(key)
-        return value
-
-    def _memory_put(self, key: bytes, value: int) -> None:
-        self._memory[key] = value
-        self._memory.move_to_end(key)
-        if len(self._memory) > self.max_items:
-            self._memory.popitem(last=False)
 
     def _db_get(self, keys: Iterable[bytes]) -> list[int | None]:
         keys = list(keys)

@@ -27,7 +27,7 @@ message, so `ltrl stats` can read each document back without re-parsing the prom
 from __future__ import annotations
 
 import random
-from collections import Counter, OrderedDict
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -37,6 +37,7 @@ from ltrl_cli.backends.base import PageStore, Searcher, page_body
 from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.io import chunked
+from ltrl_cli.lru import ABSENT, LRU
 from ltrl_cli.records import path_ids, unique_ids
 
 STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
@@ -165,7 +166,7 @@ class ContextBuilder:
     def __init__(self, store: PageStore, counter: TokenCache, searcher: Searcher | None, options: AssembleOptions):
         self.store, self.counter, self.searcher, self.options = store, counter, searcher, options
         self.tokenizer = counter.tokenizer
-        self._pages: OrderedDict[str, tuple[str, str] | None] = OrderedDict()
+        self._pages: LRU[str, tuple[str, str] | None] = LRU(8192)
 
     def build(self, record: dict) -> dict:
         rid = str(record["id"])
@@ -308,17 +309,15 @@ class ContextBuilder:
 
     def _page(self, pid: str) -> tuple[str, str] | None:
         """(title, body) of a page, kept in a small LRU since distractors recur."""
-        if pid in self._pages:
-            self._pages.move_to_end(pid)
-            return self._pages[pid]
+        cached = self._pages.get(pid, ABSENT)
+        if cached is not ABSENT:
+            return cached
         try:
             page = self.store.page(pid)
             value = (page.get("wikipedia_title") or self.store.title(pid), page_body(page))
         except KeyError:
             value = None
         self._pages[pid] = value
-        if len(self._pages) > 8192:
-            self._pages.popitem(last=False)
         return value
 
 

@@ -69,11 +69,12 @@ class Stats:
         self.truncated = 0
         self.tiers: dict[str, _TierFigures] = defaultdict(_TierFigures)
 
-    def add(self, record: dict, judged: list[tuple[dict, bool | None]]) -> None:
-        """Fold one assembled record in; `judged` is `judge(record)`."""
+    def add(self, record: dict, entities: list[str], judged: list[tuple[dict, bool | None]]) -> None:
+        """Fold one assembled record in: `entities` are its normalised rubrics, `judged` is
+        `judge(record, entities)`."""
         meta = record.get("metadata") or {}
         self.records += 1
-        self.without_rubrics += not normalized_entities(meta.get("rubrics") or [])
+        self.without_rubrics += not entities
         if isinstance(meta.get("tokens"), int):
             self.lengths.append(meta["tokens"])
             if meta.get("target_tokens"):
@@ -121,9 +122,9 @@ class Stats:
         }
 
 
-def judge(record: dict) -> list[tuple[dict, bool | None]]:
-    """(doc entry, whether it mentions a gold entity) per document; None without rubrics."""
-    entities = normalized_entities((record.get("metadata") or {}).get("rubrics") or [])
+def judge(record: dict, entities: list[str]) -> list[tuple[dict, bool | None]]:
+    """(doc entry, whether it mentions one of the normalised gold `entities`) per document;
+    None when there are none."""
     return [(doc, _mentions(text, entities) if entities else None) for doc, text in doc_texts(record)]
 
 
@@ -149,9 +150,11 @@ def compute_stats(records: Iterable[dict]) -> dict:
     """
     overall, per_strategy = Stats(), defaultdict(Stats)
     for record in records:
-        judged = judge(record)
-        overall.add(record, judged)
-        per_strategy[str((record.get("metadata") or {}).get("strategy", "unknown"))].add(record, judged)
+        meta = record.get("metadata") or {}
+        entities = normalized_entities(meta.get("rubrics") or [])
+        judged = judge(record, entities)
+        overall.add(record, entities, judged)
+        per_strategy[str(meta.get("strategy", "unknown"))].add(record, entities, judged)
     result = overall.result()
     names = sorted(per_strategy, key=lambda n: (STRATEGIES.index(n) if n in STRATEGIES else 99, n))
     result["by_strategy"] = {name: per_strategy[name].result() for name in names}
