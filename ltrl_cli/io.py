@@ -126,36 +126,55 @@ def write_records(records: Iterable[dict], out: IO[bytes], *, flush_every: int =
 
 
 @contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[int | None]:
+    """Point fd 1 (and sys.stdout) at stderr for the block; yields a dup of the real fd 1.
+
+    Whatever prints meanwhile, Python code, C extensions or the JVM, lands on stderr, and a
+    child process started in the block keeps stderr as its stdout for good (vLLM's engine
+    processes: their logs must never reach the records). Blocks nest. Yields None where
+    stdout has no file descriptor (typer's CliRunner); nothing is redirected then.
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (io.UnsupportedOperation, AttributeError, ValueError):
+        yield None
+        return
+    saved_fd, saved_stdout = os.dup(fd), sys.stdout
+    os.dup2(sys.stderr.fileno(), fd)
+    sys.stdout = sys.stderr
+    try:
+        yield saved_fd
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved_fd, fd)  # give fd 1 back (matters in-process, e.g. under pytest)
+        os.close(saved_fd)
+        sys.stdout = saved_stdout
+
+
+@contextlib.contextmanager
 def records_out() -> Iterator[IO[bytes]]:
     """Yield a binary stream for JSONL; meanwhile fd 1 points at stderr.
 
     `ltrl walk | head -1`: when the reader leaves, BrokenPipeError ends the command
     quietly with exit 0 (typer's default would be 1, which breaks `set -o pipefail`).
     """
-    sys.stdout.flush()
-    try:
-        fd = sys.stdout.fileno()
-    except (io.UnsupportedOperation, AttributeError, ValueError):  # CliRunner has no real fd
-        yield sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
-        return
-    saved_fd = os.dup(fd)
-    out = os.fdopen(saved_fd, "wb", buffering=1 << 16)
-    saved_stdout = sys.stdout
-    os.dup2(sys.stderr.fileno(), fd)
-    sys.stdout = sys.stderr
-    try:
-        yield out
-        out.flush()
-    except BrokenPipeError:
-        silence(out)
-        raise ClosedPipe() from None
-    finally:
-        os.dup2(saved_fd, fd)  # give fd 1 back (matters in-process, e.g. under pytest)
-        sys.stdout = saved_stdout
+    with stdout_to_stderr() as real_stdout:
+        if real_stdout is None:
+            yield sys.stdout.buffer if hasattr(sys.stdout, "buffer") else sys.stdout
+            return
+        out = os.fdopen(os.dup(real_stdout), "wb", buffering=1 << 16)
         try:
-            out.close()
-        except (BrokenPipeError, OSError):
-            pass
+            yield out
+            out.flush()
+        except BrokenPipeError:
+            silence(out)
+            raise ClosedPipe() from None
+        finally:
+            try:
+                out.close()
+            except (BrokenPipeError, OSError):
+                pass
 
 
 class ClosedPipe(Exception):

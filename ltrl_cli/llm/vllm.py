@@ -33,12 +33,17 @@ class VLLMChat:
 
     def __init__(self, model: str, *, max_batch: int = 256, **engine_args: Any):
         check_installed("vllm", "vllm", "--backend vllm")
-        import vllm
+        from ltrl_cli.io import stdout_to_stderr
 
+        # vLLM logs to stdout, from this process and from the engine processes it starts
+        # here (they inherit fd 1): all of it goes to stderr, never among the records.
+        with stdout_to_stderr():
+            import vllm
+
+            self._engine = vllm.LLM(model=model, **engine_args)
         self.model = model
         self.max_batch = max_batch
         self._vllm = vllm
-        self._engine = vllm.LLM(model=model, **engine_args)
         self._pending: list[tuple[ChatRequest, asyncio.Future]] = []
         self._driver: asyncio.Task | None = None
 

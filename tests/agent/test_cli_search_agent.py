@@ -118,3 +118,39 @@ def test_a_killed_run_resumes_from_the_cache(demo_index, tmp_path):
     assert all(r["stop"] == "answered" and r["correct"] is True for rec in records for r in rec["rollouts"])
     assert asked_again <= 24 - (asked_before - 2), "answers received before the kill are not asked again"
     assert asked_again + sum(r["cached_turns"] for rec in records for r in rec["rollouts"]) == 24
+
+
+# A stand-in for the vllm package with its habits: it logs to stdout, from this process and
+# from an engine process it starts while the LLM is built (a child inherits fd 1).
+FAKE_VLLM = '''
+import subprocess, sys
+from types import SimpleNamespace
+
+print("INFO vllm imported")
+
+class SamplingParams:
+    def __init__(self, **params):
+        self.params = params
+
+class LLM:
+    def __init__(self, model, **engine_args):
+        print("INFO engine starting", flush=True)
+        self.engine = subprocess.Popen([sys.executable, "-c", "print('INFO engine process log', flush=True)"])
+        self.engine.wait()
+
+    def chat(self, conversations, params, use_tqdm=False, tools=None):
+        print("INFO generating", flush=True)
+        done = SimpleNamespace(text="<answer>1879</answer>", finish_reason="stop", token_ids=[1, 2, 3])
+        return [SimpleNamespace(outputs=[done], prompt_token_ids=[1] * 10) for _ in conversations]
+'''
+
+
+def test_an_in_process_engines_logs_never_reach_stdout(demo_index, tmp_path):
+    (tmp_path / "vllm").mkdir()
+    (tmp_path / "vllm" / "__init__.py").write_text(FAKE_VLLM)
+    result = run_ltrl("search-agent", "--index", str(demo_index), "-k", "1", "--no-cache", "--backend", "vllm",
+                      "--model", "m", input=to_jsonl(QUESTIONS[:2]), env={"PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}"})
+    assert result.returncode == 0, result.stderr
+    assert [r["id"] for r in jsonl(result.stdout)] == ["q0", "q1"]  # records only
+    for log in (b"vllm imported", b"engine starting", b"engine process log", b"generating"):
+        assert log in result.stderr
