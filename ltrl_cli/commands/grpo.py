@@ -40,7 +40,7 @@ def grpo_command(
     gradient_checkpointing: Annotated[Optional[bool], Opt("--gradient-checkpointing/--no-gradient-checkpointing", help="[on]")] = None,
     use_vllm: Annotated[Optional[bool], Opt("--vllm/--no-vllm", help="vLLM rollouts (needs the vllm extra).")] = None,
     vllm_mode: Annotated[Optional[str], Opt("--vllm-mode", help="colocate | server [colocate].")] = None,
-    vllm_server_url: Annotated[Optional[str], Opt("--vllm-server-url", help="Where `trl vllm-serve` listens.")] = None,
+    vllm_server_url: Annotated[Optional[str], Opt("--vllm-server-url", help="Where the vLLM server listens (--vllm-mode server).")] = None,
     save_steps: Annotated[Optional[int], Opt("--save-steps", help="Checkpoint every N steps [20].")] = None,
     seed: Annotated[Optional[int], Opt("--seed", help="Random seed [0].")] = None,
     cpu: Annotated[bool, Opt("--cpu", help="Train on CPU even when GPUs are visible.")] = False,
@@ -70,7 +70,14 @@ def grpo_command(
     """
     from ltrl_cli import console
     from ltrl_cli.grpo.config import parse_assignments
-    from ltrl_cli.grpo.launch import Topology, latest_checkpoint, prepare, resolve_settings, subprocess_launch
+    from ltrl_cli.grpo.launch import (
+        Topology,
+        check_vllm_server,
+        latest_checkpoint,
+        prepare,
+        resolve_settings,
+        subprocess_launch,
+    )
 
     flags = {
         "data": data, "model": model, "output_dir": output_dir, "max_steps": max_steps,
@@ -95,6 +102,8 @@ def grpo_command(
         argv = prepare(settings, topology, command_line=shlex.join(["ltrl", *sys.argv[1:]]))
         console.info("grpo: " + shlex.join(argv))
         if not dry_run:
+            if settings.use_vllm and settings.vllm_mode == "server":
+                check_vllm_server(settings.vllm_server_base_url, settings.vllm_server_timeout)
             if quiet:
                 os.environ["LTRL_QUIET"] = "1"  # the ranks inherit it
             code = subprocess_launch(argv)  # torchrun's exit code is ours

@@ -79,6 +79,9 @@ class GrpoSettings:
     vllm_mode: str = "colocate"  # colocate | server
     vllm_server_base_url: str | None = None
     vllm_gpu_memory_utilization: float = 0.3
+    vllm_max_model_length: int | None = None  # None: max_prompt_length + max_completion_length
+    vllm_tensor_parallel_size: int = 1  # colocate: GPUs per vLLM engine
+    vllm_server_timeout: float = 240.0  # server: how long to wait for it to answer /health
     attn_implementation: str | None = None  # e.g. flash_attention_2 / sdpa; None: transformers' choice
 
     # Checkpoints and bookkeeping.
@@ -159,7 +162,7 @@ def validate(s: GrpoSettings) -> None:
         if getattr(s, key) not in allowed:
             raise UsageError(f"setting {key}: expected one of {', '.join(allowed)}, got {getattr(s, key)!r}")
     for key in ("num_generations", "prompts_per_step", "per_device_batch_size", "max_steps", "save_steps",
-                "max_prompt_length", "max_completion_length", "judge_concurrency"):
+                "max_prompt_length", "max_completion_length", "judge_concurrency", "vllm_tensor_parallel_size"):
         if getattr(s, key) < 1:
             raise UsageError(f"setting {key}: must be at least 1, got {getattr(s, key)}")
     if s.num_generations < 2:
@@ -169,7 +172,7 @@ def validate(s: GrpoSettings) -> None:
     if s.judge == "llm" and not (s.judge_base_url and s.judge_model):
         raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint)")
     if s.use_vllm and s.vllm_mode == "server" and not s.vllm_server_base_url:
-        raise UsageError("--vllm-mode server needs --vllm-server-url (where `trl vllm-serve` listens)")
+        raise UsageError("--vllm-mode server needs --vllm-server-url (where the vLLM server listens)")
 
 
 def parse_assignments(items: list[str] | None) -> dict[str, str]:

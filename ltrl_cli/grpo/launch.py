@@ -13,16 +13,21 @@ stderr: rank 0's JSONL metrics go straight to the user's stdout, untouched.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from ltrl_cli.errors import UsageError
+from ltrl_cli import console
+from ltrl_cli.errors import BackendError, UsageError
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, merge, read_yaml, write_yaml
 
 RECIPE_MODULE = "ltrl_cli.grpo.recipe"
@@ -176,6 +181,9 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
         require_vllm()
     if gpus is None:
         gpus = 0 if settings.use_cpu else visible_gpus()
+    if settings.use_vllm and settings.vllm_mode == "server" and (settings.use_cpu or not gpus):
+        raise UsageError("--vllm-mode server pushes the trained weights to the server over NCCL, which needs a "
+                         "CUDA GPU for training; without one use --vllm (colocated) or plain generation")
     nproc = resolve_nproc(topology.nproc_per_node, 0 if settings.use_cpu else gpus)
     check_data(settings.data)
     if topology.nnodes.isdigit():  # an elastic range (1:4) is only known at rendezvous
@@ -193,6 +201,53 @@ def require_vllm() -> None:
     from ltrl_cli.llm.options import check_installed
 
     check_installed("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
+
+
+SERVE_HINT = ("start it with `VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config "
+              "'{\"backend\": \"nccl\"}'` (or `trl vllm-serve --model MODEL`)")
+
+
+def check_vllm_server(url: str, timeout: float, *, poll: float = 2.0, sleep: Callable[[float], None] = time.sleep) -> None:
+    """Before any process starts, check the vLLM server TRL will use in server mode.
+
+    Waits up to `timeout` seconds for `/health` (a server started at the same time as the
+    run is still loading its model), then asks `/server_info` whether it can take weight
+    updates: TRL needs vLLM's development endpoints and its NCCL weight-transfer engine.
+    Each failure is one BackendError that says how to start the server.
+    """
+    base = url.rstrip("/")
+    deadline, waited = time.monotonic() + timeout, False
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=10) as response:
+                if response.status == 200:
+                    break
+                reason = f"/health answered {response.status}"
+        except urllib.error.HTTPError as exc:
+            reason = f"/health answered {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:
+            reason = str(getattr(exc, "reason", exc))
+        if time.monotonic() >= deadline:
+            raise BackendError(f"vLLM server {base} did not answer within {timeout:g} s "
+                               f"(vllm_server_timeout): {reason}; {SERVE_HINT}")
+        if not waited:
+            console.info(f"grpo: waiting up to {timeout:g} s for the vLLM server at {base} ({reason})")
+            waited = True
+        sleep(poll)
+    try:
+        with urllib.request.urlopen(f"{base}/server_info?config_format=json", timeout=30) as response:
+            info = json.load(response)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise BackendError(f"vLLM server {base} does not expose the development endpoints TRL uses to "
+                               f"update its weights; {SERVE_HINT}") from None
+        raise BackendError(f"vLLM server {base}: /server_info answered {exc.code}") from None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise BackendError(f"vLLM server {base}: /server_info failed: {getattr(exc, 'reason', exc)}") from None
+    config = info.get("vllm_config") if isinstance(info, dict) else None
+    if not isinstance(config, dict) or config.get("weight_transfer_config") is None:
+        raise BackendError(f"vLLM server {base} has no weight-transfer engine, so training could not update "
+                           f"it; {SERVE_HINT}")
 
 
 def check_data(path: str) -> int:

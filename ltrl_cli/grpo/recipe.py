@@ -109,8 +109,9 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
     # -------------------------------------------------------------------- train
     resume = _latest_checkpoint(s.output_dir) if s.resume else None
     if rank == 0:
+        rollouts = f"vLLM ({s.vllm_mode})" if s.use_vllm else "transformers generate"
         console.info(f"grpo: {len(dataset)} prompts, {world_size} process(es) on {'GPU' if on_gpu else 'CPU'}, "
-                     f"{s.max_steps} steps" + (f", resuming from {resume}" if resume else ""))
+                     f"{s.max_steps} steps, rollouts by {rollouts}" + (f", resuming from {resume}" if resume else ""))
     # The loop saves every save_steps and at its last step (transformers' save strategy
     # "steps" also saves when max_steps is reached).
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
@@ -183,6 +184,11 @@ def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
         vllm_mode=s.vllm_mode,
         vllm_server_base_url=s.vllm_server_base_url,
         vllm_gpu_memory_utilization=s.vllm_gpu_memory_utilization,
+        # Without a bound, vLLM sizes its cache for the model's whole window (256K for Qwen3-2507)
+        # and may refuse to start in its share of the GPU; a rollout never needs more than this.
+        vllm_max_model_length=s.vllm_max_model_length or s.max_prompt_length + s.max_completion_length,
+        vllm_tensor_parallel_size=s.vllm_tensor_parallel_size,
+        vllm_server_timeout=s.vllm_server_timeout,
         # Memory.
         gradient_checkpointing=s.gradient_checkpointing,
         # Non-reentrant checkpointing works with LoRA (frozen inputs) and with DDP.

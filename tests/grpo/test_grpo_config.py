@@ -77,3 +77,14 @@ def test_resume_starts_from_the_saved_settings(tmp_path):
     s = resolve_settings({"output_dir": str(tmp_path), "resume": True, "max_steps": 30})
     assert (s.model, s.alpha, s.max_steps, s.resume) == ("m", 0.2, 30, True)
     assert load(tmp_path / "checkpoint-7" / CONFIG_NAME).alpha == 0.1
+
+
+def test_trl_config_bounds_the_vllm_context_to_the_run():
+    from ltrl_cli.grpo.recipe import _grpo_args
+
+    s = GrpoSettings(max_prompt_length=4096, max_completion_length=512, output_dir="unused", vllm_tensor_parallel_size=2)
+    args = _grpo_args(s, world_size=1, on_gpu=False)
+    assert (args.vllm_max_model_length, args.vllm_tensor_parallel_size, args.vllm_server_timeout) == (4608, 2, 240.0)
+    assert _grpo_args(merge(s, {"vllm_max_model_length": 8192}), 1, False).vllm_max_model_length == 8192
+    # the paper's update rule reaches TRL as such
+    assert (args.epsilon, args.epsilon_high, args.beta, args.loss_type, args.temperature) == (0.2, 0.28, 0.0, "dapo", 1.0)

@@ -116,3 +116,107 @@ def test_bad_data_fails_before_anything_starts(tmp_path, monkeypatch):
     data.write_text("\n")
     result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r")])
     assert result.exit_code == 2 and "no training records" in result.stderr
+
+
+def test_vllm_server_mode_needs_a_gpu_for_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(L, "require_vllm", lambda: None)
+    server = {"use_vllm": True, "vllm_mode": "server", "vllm_server_base_url": "http://127.0.0.1:1"}
+    with pytest.raises(UsageError, match="needs a CUDA GPU"):
+        L.prepare(_settings(tmp_path, **server), L.Topology(), gpus=0)
+    assert L.prepare(_settings(tmp_path, **server), L.Topology(), gpus=2)[4] == "2"
+
+
+class _FakeVLLM:
+    """/health and /server_info as vLLM's server answers them, over a real socket."""
+
+    def __init__(self, *, unhealthy: int = 0, info_status: int = 200, weight_transfer: dict | None = None):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        fake = self
+        self.unhealthy, self.paths = unhealthy, []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                fake.paths.append(self.path)
+                if self.path == "/health":
+                    status, body = (503, b"") if fake.unhealthy > 0 else (200, b"")
+                    fake.unhealthy -= 1
+                elif self.path.startswith("/server_info") and info_status == 200:
+                    status = 200
+                    body = json.dumps({"vllm_config": {"weight_transfer_config": weight_transfer}}).encode()
+                else:
+                    status, body = info_status, b"{}"
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake_vllm():
+    servers = []
+
+    def start(**kwargs):
+        servers.append(_FakeVLLM(**kwargs))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def test_vllm_server_ready_for_weight_updates_passes_after_waiting(fake_vllm):
+    server, naps = fake_vllm(unhealthy=2, weight_transfer={"backend": "nccl"}), []
+    L.check_vllm_server(server.url, timeout=60, sleep=naps.append)
+    assert len(naps) == 2  # still loading twice, then up
+    assert server.paths == ["/health"] * 3 + ["/server_info?config_format=json"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"info_status": 404}, "does not expose the development endpoints"),
+    ({"weight_transfer": None}, "has no weight-transfer engine"),
+    ({"info_status": 500}, "/server_info answered 500"),
+    ({"unhealthy": 10**6}, r"did not answer within 0 s \(vllm_server_timeout\): /health answered 503"),
+])
+def test_vllm_server_that_cannot_train_is_one_clear_error(fake_vllm, kwargs, message):
+    from ltrl_cli.errors import BackendError
+
+    server = fake_vllm(**kwargs)
+    with pytest.raises(BackendError, match=message) as raised:
+        L.check_vllm_server(server.url, timeout=0, sleep=lambda s: None)
+    assert "\n" not in raised.value.message
+    if "unhealthy" not in kwargs and kwargs.get("info_status") != 500:
+        assert "VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config" in raised.value.message
+
+
+def test_vllm_server_not_listening_fails_before_anything_starts(tmp_path, monkeypatch):
+    import socket
+
+    from ltrl_cli.cli import app
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setattr(L, "require_vllm", lambda: None)
+    monkeypatch.setattr(L, "visible_gpus", lambda: 1)
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: pytest.fail("launched without a server"))
+    s = _settings(tmp_path)
+    result = CliRunner().invoke(app, ["grpo", "--data", s.data, "--model", "m", "-o", s.output_dir, "--vllm",
+                                      "--vllm-mode", "server", "--vllm-server-url", f"http://127.0.0.1:{port}",
+                                      "--set", "vllm_server_timeout=0"])
+    assert result.exit_code == 1
+    line, = result.stderr.strip().splitlines()[-1:]
+    assert line.startswith(f"ltrl grpo: vLLM server http://127.0.0.1:{port} did not answer within 0 s")
