@@ -172,6 +172,16 @@ def test_llm_judge_failures_are_visible_and_exit_1_and_the_key_never_shows(tmp_p
     assert all(r["reward"] is None and r["excluded"] for r in out["rewards"][:3])
     stderr = result.stderr.decode()
     assert "3 response(s) got no verdict" in stderr and "Unclosed" not in stderr and "Traceback" not in stderr
+    assert "(cached verdicts are reused)" in stderr
+
+
+def test_judge_failure_message_promises_no_cache_under_no_cache():
+    with FakeOpenAI(lambda body: Reply({"error": {"message": "down"}}, status=500)) as server:
+        args = [a for a in llm_args(server, "unused") if a not in ("--cache", "unused")]
+        result = run_ltrl("score", *args, "--no-cache", input=to_jsonl([GROUP]))
+    assert result.returncode == 1
+    last = result.stderr.decode().strip().splitlines()[-1]
+    assert "got no verdict" in last and "cached" not in last
 
 
 def test_garbage_verdicts_with_allow_judge_errors(tmp_path):

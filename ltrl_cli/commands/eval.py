@@ -172,7 +172,8 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     result = _summary(kept, bench, paper, s)
     if result["ungraded_samples"] and not s.allow_judge_errors:
         raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "
-                        "records); fix the judge and rerun (cached answers are reused), or pass --allow-judge-errors")
+                        f"records); fix the judge and rerun{'' if options.no_cache else ' (cached answers are reused)'}, "
+                        "or pass --allow-judge-errors")
 
 
 def _check(s: _Settings) -> None:

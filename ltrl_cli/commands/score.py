@@ -105,7 +105,7 @@ def score_command(
         errors = _score_stdin(run, the_judge, options, keys, concurrency, skip_bad)
         if errors and not allow_judge_errors:
             raise LtrlError(f"{errors:,} response(s) got no verdict (see `judge_error` in the records); "
-                            f"fix the judge endpoint and rerun (cached verdicts are reused), or pass "
+                            f"fix the judge endpoint and rerun{'' if no_cache else ' (cached verdicts are reused)'}, or pass "
                             f"--allow-judge-errors")
 
 
