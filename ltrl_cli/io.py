@@ -116,12 +116,21 @@ def write_records(records: Iterable[dict], out: IO[bytes], *, flush_every: int =
     pass a larger number.
     """
     count = 0
-    for record in records:
-        out.write(dumps(record))  # one write per line: the buffer always ends on a newline
-        count += 1
-        if count % flush_every == 0:
-            out.flush()
-    out.flush()
+    try:
+        for record in records:
+            out.write(dumps(record))  # one write per line: the buffer always ends on a newline
+            count += 1
+            if count % flush_every == 0:
+                out.flush()
+        out.flush()
+    except BaseException:
+        # The reader left (or the run was stopped): close the stages now, while the
+        # process is whole, instead of when the traceback lets go of them at exit, where
+        # a stage's threads and event loop are torn down half-way.
+        close = getattr(records, "close", None)
+        if close is not None:
+            close()
+        raise
     return count
 
 

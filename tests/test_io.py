@@ -89,6 +89,25 @@ def test_write_records_writes_whole_lines():
     assert out.getvalue() == dumps({"id": 1}) + dumps({"id": 2, "t": "é"})
 
 
+
+def test_write_records_closes_the_stages_when_the_reader_leaves():
+    closed = []
+
+    def stage():
+        try:
+            while True:
+                yield {"id": 1}
+        finally:
+            closed.append(True)  # a stage's clean-up (threads, event loop) runs now, not at exit
+
+    class Gone(io.BytesIO):
+        def write(self, data):
+            raise BrokenPipeError
+
+    with pytest.raises(BrokenPipeError) as raised:  # the traceback, held as a command holds it
+        write_records(stage(), Gone())
+    assert closed == [True] and raised.traceback
+
 # A tiny command built on the real layer, run as a user would run one.
 APP = textwrap.dedent('''
     import os, subprocess, sys, time, typer
