@@ -129,7 +129,8 @@ def write_records(records: Iterable[dict], out: IO[bytes], *, flush_every: int =
         # a stage's threads and event loop are torn down half-way.
         close = getattr(records, "close", None)
         if close is not None:
-            close()
+            with contextlib.suppress(Exception):  # the error that stopped us is the one to report
+                close()
         raise
     return count
 
