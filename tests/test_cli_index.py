@@ -156,3 +156,23 @@ def test_bad_kilt_line_names_the_line(tmp_path):
 def test_missing_source(tmp_path):
     result = run_ltrl("index", str(tmp_path / "none.jsonl"), "-o", str(tmp_path / "idx"))
     assert result.returncode == 1 and b"none.jsonl: no such file" in result.stderr
+
+
+def test_a_repeated_page_id_is_skipped_and_counted(tmp_path):
+    repeat = page("10", "Dál Riata (copy)", ["A second page claiming id 10."], [])
+    source = tmp_path / "repeats.jsonl"
+    source.write_bytes(to_jsonl(PAGES + [repeat]))
+    result = run_ltrl("index", str(source), "-o", str(tmp_path / "idx"), "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    stderr = result.stderr.decode()
+    assert "skipped 1 page(s) whose id an earlier page already had (first: id '10')" in stderr
+    assert "5 pages" in stderr and "1 repeated ids" in stderr
+    info = orjson.loads((tmp_path / "idx" / "COMPLETE").read_bytes())
+    assert (info["pages"], info["repeated_ids"]) == (5, 1)
+    idx = open_index(tmp_path / "idx")
+    try:  # Lucene and the graph agree: id 10 is the first page
+        assert idx.page("10")["wikipedia_title"] == "Dál Riata"
+        assert idx.title("10") == "Dál Riata"
+        assert [h.id for h in idx.search("second page claiming", 5)] == []
+    finally:
+        idx.close()

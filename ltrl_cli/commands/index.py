@@ -26,7 +26,8 @@ def index_command(
     BM25 index that stores each page, and the link graph: anchors' hrefs resolved to
     pages (URL-decoded, fragments stripped, first letter case-insensitive, underscores as
     spaces; Wikispeedia's `unplaced_links` too), self-links and duplicates dropped,
-    unresolved targets counted. DIR is marked COMPLETE only when everything is written,
+    unresolved targets counted. A page whose id an earlier page had is skipped and
+    counted (ids are unique in KILT; the first page of an id is the one indexed). DIR is marked COMPLETE only when everything is written,
     so an interrupted build is never mistaken for a finished one.
 
     Reads: the KILT file (not stdin).  Writes: DIR; a summary on stderr.
@@ -42,5 +43,5 @@ def index_command(
     with command("index", quiet=quiet, verbose=verbose) as run:
         stats = build_index(source, output, force=force, threads=threads,
                             progress=lambda pages: console.progress(pages, "reading pages"))
-        for key in ("pages", "resolved", "unresolved", "self_links", "duplicates"):
+        for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids"):
             run.add(key.replace("_", " ") if key != "resolved" else "links resolved", stats[key])

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -57,9 +58,12 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
     (scratch / "collection").mkdir(parents=True)
     graph = GraphWriter(out / "graph", scratch)
     pages = kilt.read_pages(source)
-    n = _stream(progress(pages) if progress else pages, graph, scratch / "collection", chunk_pages)
+    n, repeats = _stream(progress(pages) if progress else pages, graph, scratch / "collection", chunk_pages)
     if n == 0:
         raise LtrlError(f"{source}: no pages found")
+    if repeats.count:
+        console.warn(f"index: skipped {repeats.count:,} page(s) whose id an earlier page already had "
+                     f"(first: id {repeats.first!r}); the first page of each id is the one indexed")
     with console.status(f"Lucene: indexing {n:,} pages"):
         from ltrl_cli.backends import lucene
 
@@ -67,7 +71,8 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
     with console.status("resolving links"):
         stats = graph.finish()
     shutil.rmtree(scratch)
-    stats.update(source=str(source), seconds=round(time.perf_counter() - started, 1), format=FORMAT_VERSION)
+    stats.update(repeated_ids=repeats.count, source=str(source), seconds=round(time.perf_counter() - started, 1),
+                 format=FORMAT_VERSION)
     _write_marker(out, stats)
     return stats
 
@@ -88,24 +93,41 @@ def _prepare(out: Path, force: bool) -> None:
     (out / OWNER_MARK).write_text("ltrl index directory\n")
 
 
-def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_pages: int) -> int:
-    """Write each page to a Lucene chunk and to the graph writer; return the page count."""
-    count = 0
+@dataclass
+class Repeats:
+    """Pages skipped because an earlier page had their id."""
+
+    count: int = 0
+    first: str | None = None
+
+
+def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_pages: int) -> tuple[int, Repeats]:
+    """Write each page to a Lucene chunk and to the graph writer; return the page count.
+
+    KILT ids are unique; a page whose id came before (a file concatenated twice, a
+    merge of two dumps) is skipped and counted, so Lucene and the graph agree on which
+    page an id means: the first.
+    """
+    count, seen, repeats = 0, kilt.SeenIds(), Repeats()
     chunk = None
     try:
         for page in pages:
+            page_id = str(page["wikipedia_id"])
+            if not seen.add(page_id):
+                repeats.count += 1
+                repeats.first = repeats.first or page_id
+                continue
             if count % chunk_pages == 0:
                 if chunk:
                     chunk.close()
                 chunk = open(collection / f"part-{count // chunk_pages:05d}.jsonl", "wb")
-            page_id = str(page["wikipedia_id"])
             chunk.write(orjson.dumps({"id": page_id, "contents": kilt.contents(page), "page": page}) + b"\n")
             graph.add_page(page_id, str(page["wikipedia_title"]), kilt.page_links(page))
             count += 1
     finally:
         if chunk:
             chunk.close()
-    return count
+    return count, repeats
 
 
 def _write_marker(out: Path, stats: dict) -> None:
