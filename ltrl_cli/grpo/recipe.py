@@ -28,6 +28,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from ltrl_cli import console
 from ltrl_cli.errors import BackendError, LtrlError, UsageError
@@ -273,5 +274,40 @@ def _quiet_progress(trainer) -> None:
     trainer.remove_callback(PrinterCallback)
 
 
+def run_and_exit(argv: list[str] | None = None) -> NoReturn:
+    """Run `main` and leave with its code through os._exit, on every rank.
+
+    After a 2-process gloo run, a normal interpreter exit can abort a finished rank
+    (about 1 run in 20): gloo's worker thread frees the last all-gather's tensors while
+    Python finalises, and `std::terminate` ends the process, so torchrun reports failure
+    after a run that wrote its checkpoint. `destroy_process_group()` can deadlock the same
+    way. So nothing runs after training but what must: the checkpoint and the reward logs
+    are closed by then (written with `with`), stdout's records were flushed when
+    records_out closed, and here the logging handlers and both streams are flushed before
+    the process ends without finalising the interpreter.
+    """
+    import logging
+    import traceback
+
+    code = 1
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's usage errors (it printed the message) and --help
+        code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    except BaseException:  # the traceback Python would have printed at exit
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            logging.shutdown()
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                try:
+                    stream.flush()
+                except (OSError, ValueError):  # a reader that left, a stream already closed
+                    pass
+            os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run_and_exit()

@@ -220,3 +220,21 @@ def test_vllm_server_not_listening_fails_before_anything_starts(tmp_path, monkey
     assert result.exit_code == 1
     line, = result.stderr.strip().splitlines()[-1:]
     assert line.startswith(f"ltrl grpo: vLLM server http://127.0.0.1:{port} did not answer within 0 s")
+
+
+@pytest.mark.parametrize("main, code, stdout, stderr", [
+    ("lambda argv: print('a record') or 0", 0, b"a record\n", b""),  # block-buffered stdout still flushed
+    ("lambda argv: 1 / 0", 1, b"", b"ZeroDivisionError"),  # the traceback Python would have printed
+    (None, 2, b"", b"config /nonexistent: cannot read it"),  # the recipe's own error and exit code
+])
+def test_recipe_leaves_through_os_exit_with_its_code(main, code, stdout, stderr):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    patch = f"R.main = {main}; " if main else ""
+    script = f"import ltrl_cli.grpo.recipe as R; {patch}R.run_and_exit(['--config', '/nonexistent'])"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT, timeout=60)
+    assert result.returncode == code, result.stderr.decode()
+    assert result.stdout == stdout and stderr in result.stderr

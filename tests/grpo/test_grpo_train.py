@@ -99,6 +99,29 @@ def test_resume_continues_the_step_count_on_two_ranks(runs):
     assert b"resuming from" in runs.second.stderr and (runs.out / "checkpoint-4").is_dir()
 
 
+def test_a_finished_two_rank_run_exits_0_on_every_rank(runs):
+    # Each rank leaves through os._exit after training (recipe.run_and_exit): a normal
+    # interpreter exit let gloo's worker thread abort a finished rank about 1 run in 20.
+    assert runs.second.returncode == 0
+    assert b"terminate called" not in runs.second.stderr and b"SIGABRT" not in runs.second.stderr
+    assert b"done at step 4" in runs.second.stderr  # rank 0's last line reached stderr before the exit
+    assert (runs.out / "rewards" / "rank-1.jsonl").is_file()  # rank 1 trained too
+
+
+def test_a_failed_two_rank_run_exits_non_zero(tiny_model, tmp_path):
+    from tests.conftest import to_jsonl
+
+    (tmp_path / "train.jsonl").write_bytes(to_jsonl(RECORDS))
+    no_tokenizer = tmp_path / "model"
+    no_tokenizer.mkdir()  # a folder (so the launcher starts torchrun) where every rank fails to load
+    result = run_ltrl("grpo", "--data", str(tmp_path / "train.jsonl"), "--model", str(no_tokenizer),
+                      "-o", str(tmp_path / "run"), "--nproc-per-node", "2", "--prompts-per-step", "1",
+                      "--per-device-batch-size", "2", "--num-generations", "4")
+    assert result.returncode == 1, result.stderr.decode()[-3000:]
+    assert b"[rank 1] cannot load the tokenizer" in result.stderr
+    assert result.stdout == b""
+
+
 def test_groups_split_across_ranks_are_shaped_as_one(runs):
     rank0 = [row for row in _rows(runs.out / "rewards" / "rank-0.jsonl") if row["step"] > 2]
     rank1 = _rows(runs.out / "rewards" / "rank-1.jsonl")
