@@ -104,7 +104,7 @@ class Occupancy:
 
 
 def run_steps(index, records: list[dict], delay: float, concurrency: int, k: int) -> dict:
-    from ltrl_cli.backends.judge import make_judge
+    from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.llm.openai import OpenAIChat
     from ltrl_cli.stages.search_agent import AgentOptions, AgentStats, search_agent
 

@@ -67,7 +67,7 @@ def token_count(text: str) -> tuple[int, float]:
 
 
 def bench_rubric(args: argparse.Namespace) -> None:
-    from ltrl_cli.rewards import score_group
+    from ltrl_cli.reward.rules import score_group
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
@@ -128,9 +128,10 @@ class Process:
 
 
 def bench_judge(args: argparse.Namespace) -> None:
-    from ltrl_cli.backends.judge import LLMJudge
+    from ltrl_cli.reward.judge import LLMJudge
     from ltrl_cli.llm.openai import OpenAIChat
-    from ltrl_cli.stages.score import ScoreOptions, score
+    from ltrl_cli.reward.scoring import ScoreOptions
+    from ltrl_cli.stages.score import score
 
     with fixed_delay_endpoint(args.delay, reply=VERDICT) as base_url:
         for concurrency in args.concurrency:

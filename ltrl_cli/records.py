@@ -24,7 +24,7 @@ class WalkRecord(TypedDict):
 
 
 class ResponseReward(TypedDict):
-    """One response's reward, as `ltrl score` writes it (see ltrl_cli.rewards.Reward)."""
+    """One response's reward, as `ltrl score` writes it (see ltrl_cli.reward.rules.Reward)."""
 
     reward: float | None  # None: no verdict (excluded; never scored as 0)
     outcome_reward: float | None  # 1.0 / 0.0 from the judge; 0.0 when the response has no final content

@@ -205,7 +205,7 @@ def test_timeouts_become_judge_errors(tmp_path):
 # ---------------------------------------------------------------- the stage, in process
 
 def run_stage(records, **kw):
-    from ltrl_cli.backends.judge import RuleJudge
+    from ltrl_cli.reward.judge import RuleJudge
     from ltrl_cli.stages.score import score
 
     kw.setdefault("judge", RuleJudge("contains"))

@@ -1,1 +1,1 @@
-"""Back ends the stages stand on: index (Lucene + pages + link graph), llm, tokenize, judge."""
+"""Back ends the stages stand on: index (Lucene + pages + link graph), tokenize."""

@@ -96,7 +96,7 @@ def score_command(
         options = _score_options(mode, alpha, eval_mode, rubric_on, thinking)
         the_judge = _make_judge(judge, LLMOptions.pick(locals()))
         if serve:
-            from ltrl_cli.serve import serve_forever
+            from ltrl_cli.reward.server import serve_forever
 
             serve_forever(the_judge, options, host=host, port=port, concurrency=concurrency)
             return
@@ -111,8 +111,8 @@ def score_command(
 
 def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thinking: bool):
     from ltrl_cli.errors import UsageError
-    from ltrl_cli.rewards import MODES, RUBRIC_ON
-    from ltrl_cli.stages.score import ScoreOptions
+    from ltrl_cli.reward.rules import MODES, RUBRIC_ON
+    from ltrl_cli.reward.scoring import ScoreOptions
 
     if mode not in MODES:
         raise UsageError(f"--mode {mode!r}: choose one of {', '.join(MODES)}")
@@ -124,7 +124,7 @@ def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thi
 
 
 def _make_judge(name: str, llm_options):
-    from ltrl_cli.backends.judge import make_judge
+    from ltrl_cli.reward.judge import make_judge
 
     if name != "llm":
         return make_judge(name)  # a UsageError for an unknown name

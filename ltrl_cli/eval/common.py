@@ -286,7 +286,7 @@ class Graders:
             raise UsageError("this benchmark is graded by an LLM judge: give --judge-model and --judge-base-url "
                              "(they default to the generation endpoint)")
         if kind not in self._judges:
-            from ltrl_cli.backends.judge import LLMJudge
+            from ltrl_cli.reward.judge import LLMJudge
 
             custom = {} if prompt is None else {"prompt": prompt, "parse": parse}
             self._judges[kind] = LLMJudge(self.judge_llm, max_tokens=self.judge_max_tokens, **custom)

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from ltrl_cli.backends.judge import normalize_answer
+from ltrl_cli.reward.judge import normalize_answer
 from ltrl_cli.errors import BadInput
 from ltrl_cli.eval.common import Grade, Graders, Item, data_files, judged, need, one_user_turn, table_rows
 

@@ -98,7 +98,7 @@ class Evaluator:
         """Grade a sample's final content (`content`, else the text after `</think>`)."""
         content = sample.get("content")
         if content is None:
-            from ltrl_cli.rewards import split_response
+            from ltrl_cli.reward.rules import split_response
 
             content = split_response(str(sample.get("response") or ""), thinking=False).content
             sample["content"] = content

@@ -4,7 +4,7 @@
 - launch.py: the torchrun command line and an injectable launch function;
 - recipe.py: the script every rank runs under torchrun;
 - trainer.py: TRL's GRPOTrainer with the reward shaped after the cross-rank gather;
-- shaping.py: the reward glue over `ltrl_cli.rewards` (no torch);
+- shaping.py: the reward glue over `ltrl_cli.reward.rules` (no torch);
 - data.py: training rows from the assemble / released layout;
 - tiny.py: a tiny random Qwen3 and a tokenizer trained on the spot, for CPU tries and tests.
 

@@ -55,7 +55,7 @@ class GrpoSettings:
     max_completion_length: int = 32768
     mask_truncated_completions: bool = False  # the method scores truncated responses as they are
 
-    # Reward (ltrl_cli/rewards.py: the same functions as `ltrl score`).
+    # Reward (ltrl_cli/reward/rules.py: the same functions as `ltrl score`).
     reward_mode: str = "positive-only"
     alpha: float = 0.3
     rubric_on: str = "content"

@@ -243,7 +243,7 @@ def _lora(s: GrpoSettings):
 
 def _judge(s: GrpoSettings):
     """The outcome judge: a rule (exact, contains) or an LLM behind an OpenAI-compatible endpoint."""
-    from ltrl_cli.backends.judge import make_judge
+    from ltrl_cli.reward.judge import make_judge
 
     if s.judge != "llm":
         return make_judge(s.judge)

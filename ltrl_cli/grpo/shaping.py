@@ -1,4 +1,4 @@
-"""Rewards for GRPO from `ltrl_cli.rewards`, in two halves split by the cross-rank gather.
+"""Rewards for GRPO from `ltrl_cli.reward.rules`, in two halves split by the cross-rank gather.
 
 A group of G completions of one prompt can be spread over several ranks, so the reward is
 computed in two passes:
@@ -17,8 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ltrl_cli import rewards as R
-from ltrl_cli.backends.judge import Judge, Verdict
+from ltrl_cli.reward import rules as R
+from ltrl_cli.reward.judge import Judge, Verdict
 
 
 @dataclass
@@ -46,7 +46,7 @@ def judge_outcomes(
 
     A completion with no final content is not sent to the judge: the method scores it 0.
 
-    >>> from ltrl_cli.backends.judge import make_judge
+    >>> from ltrl_cli.reward.judge import make_judge
     >>> [v.correct for v in judge_outcomes(make_judge("exact"), ["</think>Paris", "</think>Rome", "..."],
     ...                                    ["paris"] * 3, [None] * 3)]
     [True, False, False]

@@ -24,7 +24,7 @@ from transformers import TrainerCallback
 from trl import GRPOTrainer
 
 from ltrl_cli import console
-from ltrl_cli import rewards as R
+from ltrl_cli.reward import rules as R
 from ltrl_cli.grpo import shaping
 from ltrl_cli.grpo.shaping import LtrlReward
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, write_yaml

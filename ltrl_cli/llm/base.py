@@ -1,4 +1,4 @@
-"""What every LLM backend takes and returns, and the `<think>` split.
+"""What every LLM backend takes and returns.
 
 A backend is anything with `name`, `model` and `async chat(request) -> ChatResponse`:
 `openai` (any OpenAI-compatible endpoint), `vllm` (in-process), `hf` (transformers on
@@ -62,20 +62,6 @@ class LLM(Protocol):
 
     async def chat(self, request: ChatRequest) -> ChatResponse: ...
 
-
-def split_think(text: str) -> tuple[str | None, str]:
-    """Split a reasoning model's output at the last `</think>`.
-
-    >>> split_think("<think>hmm</think> Paris")
-    ('hmm', 'Paris')
-    >>> split_think("Paris")
-    (None, 'Paris')
-    """
-    head, sep, tail = text.rpartition("</think>")
-    if not sep:
-        return None, text.strip()
-    reasoning = head.split("<think>", 1)[-1] if "<think>" in head else head
-    return reasoning.strip(), tail.strip()
 
 class RequestRejected(BackendError):
     """The endpoint refused this one request (HTTP 400, 413, 422: too long, filtered, malformed).

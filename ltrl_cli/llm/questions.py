@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ltrl_cli.rewards import normalize
+from ltrl_cli.reward.rules import normalize
 
 
 @dataclass

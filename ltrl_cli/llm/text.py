@@ -11,25 +11,18 @@ import json
 import re
 from typing import Any
 
-from ltrl_cli.llm.base import split_think
+from ltrl_cli.think import split_think
 
 
 def split_reasoning(text: str) -> tuple[str | None, str]:
-    """split_think, plus the truncated case: an opened `<think>` that never closed.
+    """A backend's raw text -> (reasoning, content): `ltrl_cli.think.split_think` at the last
+    `</think>`, and a text that opened `<think>` but never closed it (generation stopped
+    mid-thought) is all reasoning.
 
-    >>> split_reasoning("<think>a</think>b")
-    ('a', 'b')
-    >>> split_reasoning("<think>still thinking")
-    ('still thinking', '')
-    >>> split_reasoning("plain")
-    (None, 'plain')
+    >>> split_reasoning("<think>a</think>b"), split_reasoning("<think>still thinking"), split_reasoning("plain")
+    (('a', 'b'), ('still thinking', ''), (None, 'plain'))
     """
-    if "</think>" in text:
-        return split_think(text)
-    stripped = text.lstrip()
-    if stripped.startswith("<think>"):
-        return stripped[len("<think>"):].strip(), ""
-    return None, text.strip()
+    return split_think(text, at="last", unclosed="opened")
 
 
 _TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.S)

@@ -75,7 +75,7 @@ def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, o
         records: question records with `id`, `question` and `answer`.
         llm: the agent's model (or the offline policy): `async chat(ChatRequest)`.
         index: a PageStore + Searcher (`open_index(DIR)`, or a MemoryIndex in tests).
-        judge: an outcome judge from `ltrl_cli.backends.judge.make_judge`.
+        judge: an outcome judge from `ltrl_cli.reward.judge.make_judge`.
         options: K, protocol, budgets, tool settings, sampling, seed, concurrency.
         stats: filled as records are yielded.
     """

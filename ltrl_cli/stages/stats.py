@@ -10,7 +10,7 @@ paper's "macro average").
 A document is read back from the prompt through its `metadata.docs[i].span` (its
 character range in the user message, written by `ltrl assemble`), so nothing depends on
 parsing the prompt's wording. A mention is a whole-word match after the rubric reward's
-normalisation (`ltrl_cli.rewards.normalize`): "Paris" is found in "paris, france" but not
+normalisation (`ltrl_cli.reward.rules.normalize`): "Paris" is found in "paris, france" but not
 in "comparison". Contexts whose rubric list is empty do not count toward mention rates.
 """
 
@@ -21,7 +21,7 @@ from collections import defaultdict
 from typing import Iterable
 
 from ltrl_cli.errors import BadInput
-from ltrl_cli.rewards import normalize
+from ltrl_cli.reward.rules import normalize
 from ltrl_cli.stages.assemble import STRATEGIES, TIERS
 
 DISTRACTORS = "distractors"  # every tier but gold, pooled

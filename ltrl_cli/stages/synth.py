@@ -29,7 +29,7 @@ from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, contains, n
                                     sentence_with)
 from ltrl_cli.llm.runner import bounded_map
 from ltrl_cli.llm.text import parse_json_object
-from ltrl_cli.rewards import normalize
+from ltrl_cli.reward.rules import normalize
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import json
 from ltrl_cli.agent.clues import answer_kind, asked_keys, best_attribute, queries_for
 from ltrl_cli.agent.lexical import MODEL, LexicalAgent
 from ltrl_cli.backends.base import MemoryIndex
-from ltrl_cli.backends.judge import make_judge
+from ltrl_cli.reward.judge import make_judge
 from ltrl_cli.stages.search_agent import AgentOptions, search_agent
 
 from .test_agent_tools import PAGES

@@ -7,7 +7,7 @@ import pytest
 
 from ltrl_cli.agent.rollout import Budgets, trim_context
 from ltrl_cli.backends.base import MemoryIndex
-from ltrl_cli.backends.judge import make_judge
+from ltrl_cli.reward.judge import make_judge
 from ltrl_cli.llm.openai import OpenAIChat
 from ltrl_cli.stages.search_agent import AgentOptions, AgentStats, search_agent
 from tests.fake_openai import FakeOpenAI, Reply, completion

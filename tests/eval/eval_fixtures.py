@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ltrl_cli.backends.judge import normalize_answer
+from ltrl_cli.reward.judge import normalize_answer
 from tests.fake_openai import completion
 
 QUESTIONS = [  # (marker question, gold answer)

@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from ltrl_cli import rewards as R
-from ltrl_cli.backends.judge import make_judge
+from ltrl_cli.reward import rules as R
+from ltrl_cli.reward.judge import make_judge
 from ltrl_cli.errors import BadInput
 from ltrl_cli.grpo import shaping
 from ltrl_cli.grpo.data import load_rows, to_row

@@ -15,8 +15,8 @@ from types import SimpleNamespace
 import orjson
 import pytest
 
-from ltrl_cli import rewards as R
-from ltrl_cli.backends.judge import contains_match
+from ltrl_cli.reward import rules as R
+from ltrl_cli.reward.judge import contains_match
 from ltrl_cli.grpo.config import CONFIG_NAME, load
 from tests.conftest import jsonl, run_ltrl
 from tests.fake_openai import FakeOpenAI, completion

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ltrl_cli import rewards as R
-from ltrl_cli.rewards import (
+from ltrl_cli.reward import rules as R
+from ltrl_cli.reward.rules import (
     combine, group_normalize, normalize, rubric_recall, rubric_source, score_group, score_response, split_response,
 )
 

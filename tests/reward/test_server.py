@@ -190,6 +190,6 @@ def test_port_in_use_is_one_line_and_exit_1(server):
 def test_doctests_pass():
     import doctest
 
-    from ltrl_cli import serve
+    from ltrl_cli.reward import server as serve
 
     assert doctest.testmod(serve).failed == 0

@@ -28,13 +28,14 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
+from ltrl_cli import think
+from ltrl_cli.think import THINK_CLOSE, THINK_OPEN  # noqa: F401  (re-exported)
+
 MODES = ("positive-only", "pos-neg", "neg-only", "longrlvr")
 RUBRIC_ON = ("content", "reasoning", "both")
 DEFAULT_MODE = "positive-only"
 DEFAULT_ALPHA = 0.3  # the paper's weight; 0.1 and 0.5 did worse
 
-THINK_CLOSE = "</think>"
-THINK_OPEN = "<think>"
 
 # One token is a run of ASCII word characters or a single CJK ideograph (CJK Unified
 # Ideographs and Extension A, Compatibility Ideographs, Extensions B-F and supplement).
@@ -55,6 +56,20 @@ def normalize(text: str) -> str:
     return " ".join(_TOKEN.findall(text.lower()))
 
 
+def rubric_entities(rubrics: Sequence[str]) -> list[str]:
+    """The rubric's normalised entities, as `rubric_recall` searches for them (normalise once
+    per group, not once per response)."""
+    return [e for e in (normalize(r) for r in rubrics) if e]
+
+
+def entity_recall(text: str, entities: Sequence[str]) -> float:
+    """Fraction of already-normalised `entities` found in the normalised `text`."""
+    if not entities:
+        return 0.0
+    haystack = normalize(text)
+    return sum(1 for e in entities if e in haystack) / len(entities)
+
+
 def rubric_recall(text: str, rubrics: Sequence[str]) -> float:
     """Fraction of rubric entities whose normalised form is a substring of the normalised text.
 
@@ -66,22 +81,56 @@ def rubric_recall(text: str, rubrics: Sequence[str]) -> float:
     >>> rubric_recall("anything", [])
     0.0
     """
-    entities = [e for e in (normalize(r) for r in rubrics) if e]
-    if not entities:
-        return 0.0
-    haystack = normalize(text)
-    return sum(1 for e in entities if e in haystack) / len(entities)
+    return entity_recall(text, rubric_entities(rubrics))
 
 
-@dataclass(frozen=True)
 class ResponseParts:
-    """A response split at its last `</think>`."""
+    """A response split at its last `</think>` (`ltrl_cli.think`).
 
-    reasoning: str  # text before the last `</think>` (a leading `<think>` removed), stripped
-    content: str  # text after the last `</think>`, stripped: what the judge sees
-    think_closes: int  # how many `</think>` the text holds
-    malformed: bool  # not exactly one `</think>`
-    empty_content: bool  # no final content: outcome 0 whatever the judge would say
+    The reasoning is cut out only when it is read: scoring the final content of a
+    32K-token response never copies the 30K tokens of thought before it.
+    """
+
+    __slots__ = ("text", "cut", "thinking", "content", "_reasoning")
+
+    def __init__(self, text: str, thinking: bool = True):
+        self.text = text
+        self.thinking = thinking
+        self.cut = think.think_cut(text, "last")
+        unclosed = "reasoning" if thinking else "content"
+        self.content = think.content_of(text, at="last", unclosed=unclosed)  # what the judge sees
+        self._reasoning: str | None = None
+
+    @property
+    def reasoning(self) -> str:
+        """Text before the last `</think>` (a leading `<think>` removed), stripped."""
+        if self._reasoning is None:
+            if self.cut >= 0:
+                self._reasoning = think.reasoning_of(self.text[:self.cut])
+            else:
+                self._reasoning = think.reasoning_of(self.text.lstrip()) if self.thinking else ""
+        return self._reasoning
+
+    @property
+    def think_closes(self) -> int:
+        """How many `</think>` the text holds."""
+        return self.text.count(THINK_CLOSE) if self.cut >= 0 else 0
+
+    @property
+    def malformed(self) -> bool:
+        """Not exactly one `</think>` (with `thinking=False`: more than one)."""
+        if self.cut < 0:
+            return self.thinking
+        return self.text.find(THINK_CLOSE) != self.cut  # a second, earlier one
+
+    @property
+    def empty_content(self) -> bool:
+        """No final content: outcome 0 whatever the judge would say."""
+        return not self.content
+
+    def __repr__(self) -> str:
+        return (f"ResponseParts(reasoning={self.reasoning!r}, content={self.content!r}, "
+                f"think_closes={self.think_closes}, malformed={self.malformed}, empty_content={self.empty_content})")
 
 
 def split_response(text: str, *, thinking: bool = True) -> ResponseParts:
@@ -99,19 +148,7 @@ def split_response(text: str, *, thinking: bool = True) -> ResponseParts:
     >>> split_response("a</think>b</think>c").content, split_response("a</think>b</think>c").malformed
     ('c', True)
     """
-    closes = text.count(THINK_CLOSE)
-    if closes:
-        head, _, tail = text.rpartition(THINK_CLOSE)
-    elif thinking:
-        head, tail = text, ""
-    else:
-        head, tail = "", text
-    head = head.strip()
-    if head.startswith(THINK_OPEN):
-        head = head[len(THINK_OPEN):].strip()
-    content = tail.strip()
-    malformed = closes != 1 if thinking else closes > 1
-    return ResponseParts(head, content, closes, malformed, not content)
+    return ResponseParts(text, thinking)
 
 
 def rubric_source(parts: ResponseParts, on: str = "content") -> str:
@@ -207,7 +244,8 @@ def _parts_and_recall(
     if rubric_on not in RUBRIC_ON:
         raise ValueError(f"rubric_on must be one of {', '.join(RUBRIC_ON)}, got {rubric_on!r}")
     parts = [split_response(r, thinking=thinking) for r in responses]
-    return parts, [rubric_recall(rubric_source(p, rubric_on), rubrics) for p in parts]
+    entities = rubric_entities(rubrics)
+    return parts, [entity_recall(rubric_source(p, rubric_on), entities) for p in parts]
 
 
 def score_group(

@@ -29,10 +29,10 @@ from typing import Any
 import orjson
 
 from ltrl_cli import console
-from ltrl_cli.backends.judge import Judge
 from ltrl_cli.errors import BadInput
-from ltrl_cli.stages.score import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
-                                   reward_objects)
+from ltrl_cli.reward.judge import Judge
+from ltrl_cli.reward.scoring import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
+                                     reward_objects)
 
 MAX_BODY = 256 * 1024 * 1024  # a history can hold a 128K-token prompt; aiohttp's default is 1 MiB
 

@@ -8,8 +8,8 @@ import doctest
 
 import pytest
 
-from ltrl_cli.backends import judge as J
-from ltrl_cli.backends.judge import (
+from ltrl_cli.reward import judge as J
+from ltrl_cli.reward.judge import (
     LLMJudge, RuleJudge, Verdict, contains_match, exact_match, extract_answer, make_judge, normalize_answer,
     parse_extracted, parse_verdict,
 )

@@ -1,0 +1,13 @@
+"""The method's reward: rules, judges and the reward server (a domain package, below the
+stages; it stands on the LLM clients and the ground floor).
+
+- rules.py: the reward arithmetic as pure functions (normalise, rubric recall, split,
+  group normalisation, the four combinations), shared by `ltrl score`, `ltrl grpo` and the
+  server;
+- judge.py: outcome judges (exact, contains, the LLM judge) and their verdicts;
+- scoring.py: judging and scoring a group of responses (what the score stage and the
+  server's `/evaluate_group` share), and the value checks;
+- server.py: `ltrl score --serve`, the HTTP reward server.
+
+The `<think>` splitter they use is `ltrl_cli.think` (ground floor: the model clients use it too).
+"""
