@@ -16,6 +16,7 @@ import hashlib
 import io
 import os
 import signal
+import stat
 import sys
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Iterable, Iterator
@@ -213,14 +214,57 @@ def open_input(path: str | os.PathLike, *, text: bool = False) -> IO:
     return opener(path, "rb")
 
 
-@contextlib.contextmanager
-def replacing(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside `path`; on success it replaces `path`, else it is removed.
+def written_through(path: Path) -> bool:
+    """Whether an output at `path` is written in place rather than replaced.
 
-    So an interrupted or failed write never leaves a half file under the real name (a
-    reader on shared storage, or a rerun, sees the old file or the whole new one).
+    A named pipe or a character device (`-o /dev/null`, `-o >(gzip > f)`, a FIFO a reader
+    waits on) is opened and written as it is: renaming a file over it would destroy it
+    and leave its reader waiting. Nothing or a regular file there: False (replaced
+    whole). Anything else (a directory, a block device, a socket) is a UsageError
+    naming it.
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    except NotADirectoryError:
+        raise UsageError(f"{path}: a part of the path is not a directory") from None
+    if stat.S_ISREG(mode):
+        return False
+    if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+        return True
+    kind = "a directory" if stat.S_ISDIR(mode) else "a block device" if stat.S_ISBLK(mode) else \
+        "a socket" if stat.S_ISSOCK(mode) else "not a regular file"
+    raise UsageError(f"{path} is {kind}; give a file to write (a regular file, a named pipe or a character device)")
+
+
+def refuse_existing(path: str | os.PathLike, force: bool) -> None:
+    """For commands with --force: a regular file at `path` is kept unless `force`.
+
+    A named pipe or character device is written through, never overwritten, so it needs
+    no --force; a directory and the like are refused here already.
     """
     path = Path(path)
+    if not written_through(path) and path.exists() and not force:
+        raise UsageError(f"{path} exists; pass --force to overwrite it")
+
+
+@contextlib.contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield the path to write the output to, so that `path` never holds a half file.
+
+    A regular file (or nothing) at `path`: the path yielded is a temporary sibling that
+    replaces `path` on success and is removed on failure, so an interrupted or failed
+    write never leaves a half file under the real name (a reader on shared storage, or a
+    rerun, sees the old file or the whole new one). A symbolic link is followed: the file
+    it points to is replaced, the link stays. A named pipe or a character device is
+    yielded itself and written through (see `written_through`); what a failed write sent
+    to it cannot be taken back. Anything else at `path` is a UsageError naming it.
+    """
+    path = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    if written_through(path):
+        yield path
+        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
     try:
         yield tmp

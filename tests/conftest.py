@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,31 @@ def demo_index(demo_pages, tmp_path_factory) -> Path:
     source.write_bytes(to_jsonl(demo_pages))
     build_index(source, root / "idx", threads=1)
     return root / "idx"
+
+
+@pytest.fixture
+def char_device(tmp_path) -> Path:
+    """A character device made in the test: /dev/null's numbers under a new name (needs root)."""
+    path = tmp_path / "null-device"
+    rdev = os.stat("/dev/null").st_rdev
+    try:
+        os.mknod(path, 0o666 | stat.S_IFCHR, rdev)
+    except PermissionError:
+        pytest.skip("making a character device needs root (CAP_MKNOD)")
+    return path
+
+
+def read_fifo_in_background(path: Path):
+    """Start a reader of the named pipe `path`; call the result to get all it read."""
+    import threading
+
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(path.read_bytes()), daemon=True)
+    reader.start()
+
+    def result(timeout: float = 60) -> bytes:
+        reader.join(timeout)
+        assert not reader.is_alive(), f"the reader of {path} is still waiting"
+        return got[0]
+
+    return result

@@ -82,6 +82,18 @@ def test_cli_writes_stdout_and_gzip(tmp_path):
     assert again.returncode == 2 and b"exists; pass --force" in again.stderr
 
 
+def test_cli_writes_through_a_character_device_and_refuses_a_directory(tmp_path, char_device):
+    import stat
+
+    result = run_ltrl("corpus", "demo", "--pages", "30", "-o", str(char_device))  # no --force: nothing is overwritten
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISCHR(char_device.lstat().st_mode)
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    result = run_ltrl("corpus", "demo", "--pages", "30", "-o", str(folder), "--force")
+    assert result.returncode == 2 and f"{folder} is a directory".encode() in result.stderr
+
+
 def test_too_small_is_refused():
     with pytest.raises(ValueError):
         list(generate_demo(5))

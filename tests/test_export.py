@@ -69,3 +69,40 @@ def test_verl_needs_a_file_and_bad_records_fail_cleanly(tmp_path):
     result = run_ltrl("export", "--format", "verl", "-o", str(out), input=to_jsonl(RECORDS + [{"id": "z"}]))
     assert result.returncode == 1 and "line 3: missing field 'input_messages'" in result.stderr.decode()
     assert not out.exists() and not (tmp_path / "x.parquet.partial").exists()
+
+
+@pytest.mark.parametrize("fmt", ["slime", "verl"])
+def test_a_named_pipe_at_the_output_is_written_through(tmp_path, fmt):
+    import io
+    import os
+
+    import pyarrow.parquet as pq
+
+    from tests.conftest import read_fifo_in_background
+
+    fifo = tmp_path / "out.pipe"
+    os.mkfifo(fifo)
+    received = read_fifo_in_background(fifo)
+    export(fmt, fifo)
+    data = received()
+    if fmt == "slime":
+        assert [r["id"] for r in jsonl(data)] == ["a", "b"]
+    else:
+        assert pq.read_table(io.BytesIO(data)).num_rows == 2
+    assert list(tmp_path.iterdir()) == [fifo] and fifo.is_fifo()
+
+
+def test_a_character_device_at_the_output_stays_one(char_device):
+    import stat
+
+    export("slime", char_device)
+    export("verl", char_device)
+    assert stat.S_ISCHR(char_device.lstat().st_mode)  # as root, `-o /dev/null` once made it a regular file
+    assert list(char_device.parent.iterdir()) == [char_device]
+
+
+def test_a_directory_at_the_output_is_an_error_naming_it(tmp_path):
+    result = run_ltrl("export", "--format", "slime", "-o", str(tmp_path), input=to_jsonl(RECORDS))
+    assert result.returncode == 2
+    assert f"ltrl export: {tmp_path} is a directory" in result.stderr.decode()
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import textwrap
@@ -198,3 +199,51 @@ def test_replacing_writes_whole_files_and_names_the_real_path_on_failure(tmp_pat
     with pytest.raises(OSError) as failure, replacing(missing) as tmp:
         tmp.write_text("x")
     assert failure.value.filename == str(missing)
+
+
+def test_replacing_writes_through_a_fifo_without_replacing_it(tmp_path):
+    from ltrl_cli.io import replacing
+    from tests.conftest import read_fifo_in_background
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = read_fifo_in_background(fifo)
+    with replacing(fifo) as target:
+        assert target == fifo
+        target.write_bytes(b"whole\n")
+    assert received() == b"whole\n"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and list(tmp_path.iterdir()) == [fifo]
+
+
+def test_replacing_writes_through_a_character_device_and_keeps_it_on_failure(char_device):
+    from ltrl_cli.io import replacing
+
+    with replacing(char_device) as target:
+        target.write_bytes(b"gone\n")
+    with pytest.raises(RuntimeError), replacing(char_device) as target:
+        target.write_bytes(b"half")
+        raise RuntimeError("killed")
+    assert stat.S_ISCHR(char_device.lstat().st_mode)  # neither replaced nor removed
+    assert list(char_device.parent.iterdir()) == [char_device]
+
+
+def test_replacing_refuses_a_directory_and_follows_a_link(tmp_path):
+    from ltrl_cli.io import refuse_existing, replacing
+
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    with pytest.raises(UsageError, match=f"{folder} is a directory"), replacing(folder) as target:
+        target.write_text("x")
+    assert folder.is_dir() and not any(folder.iterdir())
+    real, link = tmp_path / "real.jsonl", tmp_path / "link.jsonl"
+    real.write_text("old")
+    link.symlink_to(real)
+    with replacing(link) as target:
+        target.write_text("new")
+    assert link.is_symlink() and real.read_text() == "new"  # the file behind the link is replaced
+    with pytest.raises(UsageError, match="exists; pass --force"):
+        refuse_existing(real, force=False)
+    with pytest.raises(UsageError, match="is a directory"):
+        refuse_existing(folder, force=True)
+    os.mkfifo(tmp_path / "pipe")
+    refuse_existing(tmp_path / "pipe", force=False)  # written through, never overwritten: no --force needed

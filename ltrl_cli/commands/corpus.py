@@ -65,11 +65,9 @@ def _write_file(records, path: Path, force: bool) -> int:
     """Write the pages; an interrupted run leaves no half file under `path`."""
     import gzip
 
-    from ltrl_cli.errors import UsageError
-    from ltrl_cli.io import replacing, write_records
+    from ltrl_cli.io import refuse_existing, replacing, write_records
 
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists; pass --force to overwrite it")
+    refuse_existing(path, force)
     opener = gzip.open if path.suffix == ".gz" else open
     with replacing(path) as tmp, opener(tmp, "wb") as out:
         return write_records(records, out, flush_every=1 << 30)
@@ -105,12 +103,10 @@ def tokenizer_command(
 
     from ltrl_cli.backends.kilt import contents, read_pages
     from ltrl_cli.backends.tokenize import train_bpe
-    from ltrl_cli.errors import UsageError
-    from ltrl_cli.io import replacing
+    from ltrl_cli.io import refuse_existing, replacing
 
     with command("corpus tokenizer", quiet=quiet, verbose=verbose) as run:
-        if output.exists() and not force:
-            raise UsageError(f"{output} exists; pass --force to overwrite it")
+        refuse_existing(output, force)
         def texts():
             for page in itertools.islice(read_pages(corpus), max_pages):
                 run.add("pages")

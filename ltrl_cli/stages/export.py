@@ -122,7 +122,8 @@ def write_parquet(rows_: Iterable[dict], path: Path, fmt: str) -> int:
     import pyarrow.parquet as pq
 
     count = 0
-    with replacing(path) as tmp, pq.ParquetWriter(str(tmp), schema(fmt)) as writer:
+    # A Python file, not the path: pyarrow's own file seeks, which a named pipe cannot.
+    with replacing(path) as tmp, open(tmp, "wb") as stream, pq.ParquetWriter(stream, schema(fmt)) as writer:
         for batch in chunked(rows_, _BATCH):
             writer.write_table(pa.Table.from_pylist(batch, schema=writer.schema))
             count += len(batch)

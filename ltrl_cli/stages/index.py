@@ -83,6 +83,8 @@ def _threads() -> int:
 
 def _prepare(out: Path, force: bool) -> None:
     """Make `out` ready for a fresh build, refusing to clobber what should not be."""
+    if out.exists() and not out.is_dir():
+        raise LtrlError(f"{out} is not a directory; give -o a new or empty directory")
     if out.exists() and any(out.iterdir()):
         if not force:
             raise LtrlError(f"{out} already exists; pass --force to rebuild it")
