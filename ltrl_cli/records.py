@@ -12,7 +12,9 @@ from typing import Any, NotRequired, TypedDict
 class Hop(TypedDict):
     id: str  # page id
     title: str
-    anchor: NotRequired[dict[str, Any]]  # {"text", "paragraph_id", "paragraph"} of the link followed into this page
+    # {"text", "paragraph_id", "paragraph"[, "inferred": true]} of the link followed into this page;
+    # "inferred": the link was found from a title mention (ltrl index --link-mentions)
+    anchor: NotRequired[dict[str, Any]]
 
 
 class WalkRecord(TypedDict):

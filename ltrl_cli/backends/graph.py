@@ -218,6 +218,7 @@ class GraphWriter:
         np.save(self.out / "title_offsets.npy", np.frombuffer(self._title_offsets, dtype=np.int64))
         np.save(self.out / "id_offsets.npy", np.frombuffer(self._id_offsets, dtype=np.int64))
         title_hashes = _save_lookup(self.out, "title", self._title_hashes)
+        repeated_titles = int((title_hashes[1:] == title_hashes[:-1]).sum()) if n else 0
         _save_lookup(self.out, "id", self._id_hashes)
         title_nodes = np.load(self.out / "title_nodes.npy")
         resolved = _resolve(self.scratch / "edges.spool", title_hashes, title_nodes, n, self.scratch, chunk)
@@ -227,7 +228,7 @@ class GraphWriter:
         np.save(self.out / "in_degree.npy", resolved.pop("in_degree"))
         np.save(self.out / "flags.npy", np.frombuffer(bytes(self._flags), dtype=np.uint8))
         self.stats["self_links"] += resolved.pop("self_links")
-        self.stats.update(resolved, pages=n)
+        self.stats.update(resolved, pages=n, repeated_titles=repeated_titles)
         return self.stats
 
 

@@ -115,7 +115,9 @@ class Index:
     def anchor_evidence(self, src_id: str, dst_id: str) -> dict | None:
         """The anchor of link src -> dst: `{"text", "paragraph_id", "paragraph"}`, or None.
 
-        None when the link has no placed anchor (e.g. a Wikispeedia unplaced link).
+        `"inferred": true` is added when the link was inferred from a title mention
+        (`ltrl index --link-mentions`). None when the link has no placed anchor (e.g. a
+        Wikispeedia unplaced link).
         """
         index = self.graph.anchor_index(self.node(src_id), self.node(dst_id))
         if index is None:
@@ -125,7 +127,10 @@ class Index:
         paragraphs = page.get("text") or []
         pid = anchor.get("paragraph_id")
         paragraph = paragraphs[pid].strip() if isinstance(pid, int) and 0 <= pid < len(paragraphs) else ""
-        return {"text": anchor.get("text", ""), "paragraph_id": pid, "paragraph": paragraph}
+        evidence = {"text": anchor.get("text", ""), "paragraph_id": pid, "paragraph": paragraph}
+        if anchor.get("inferred"):
+            evidence["inferred"] = True
+        return evidence
 
     def close(self) -> None:
         if self._lucene is not None:

@@ -18,10 +18,10 @@ import numpy as np
 import orjson
 
 from ltrl_cli.backends.base import title_key
+from ltrl_cli.backends.pages import PageReader
 from ltrl_cli.errors import BadInput, LtrlError
 from ltrl_cli.io import open_input
 
-REQUIRED = ("wikipedia_id", "wikipedia_title", "text")
 
 
 def href_title(href: str) -> str:
@@ -77,36 +77,48 @@ class SeenIds:
 
 def open_kilt(path: Path):
     """A binary line stream over a KILT file, gzip-compressed or not."""
+    path = Path(path)
+    if path.is_dir():
+        raise LtrlError(f"{path}: is a directory, not a corpus file (JSON lines, plain or .gz)")
     if not path.exists():
         raise LtrlError(f"{path}: no such file")
     return open_input(path)
 
 
-def read_pages(path: Path) -> Iterator[dict]:
-    """Stream the pages of a KILT file, checking each has what indexing needs.
+def read_raw(path: Path) -> Iterator[tuple[int, object]]:
+    """(line number, parsed JSON) for each non-blank line of a corpus file.
+
+    A line that is not JSON, or not UTF-8, raises BadInput naming the file and line.
+    """
+    with open_kilt(path) as stream:
+        number = 0
+        try:
+            for number, raw in enumerate(stream, start=1):
+                if raw.strip():
+                    yield number, _loads(raw, number, str(path))
+        except (EOFError, OSError) as exc:  # a cut-off or damaged .gz
+            raise BadInput(f"cannot read past this line: {exc}", line=number + 1, source=str(path)) from None
+
+
+def _loads(raw: bytes, number: int, source: str):
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise BadInput(f"not valid UTF-8 (byte {bad.start + 1} of the line)", line=number, source=source) from None
+        raise BadInput(f"not valid JSON ({exc})", line=number, source=source) from None
+
+
+def read_pages(path: Path, reader: PageReader | None = None) -> Iterator[dict]:
+    """Stream the clean pages of a corpus file (see backends/pages.py for what is accepted).
 
     A malformed line raises BadInput naming the file and line number.
     """
-    with open_kilt(path) as stream:
-        for number, raw in enumerate(stream, start=1):
-            if not raw.strip():
-                continue
-            yield _parse_page(raw, number, str(path))
-
-
-def _parse_page(raw: bytes, number: int, source: str) -> dict:
-    try:
-        page = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise BadInput("not valid JSON", line=number, source=source) from None
-    if not isinstance(page, dict):
-        raise BadInput("expected a JSON object (a KILT page)", line=number, source=source)
-    for key in REQUIRED:
-        if key not in page:
-            raise BadInput(f"missing field '{key}'", line=number, source=source)
-    if not isinstance(page["text"], list):
-        raise BadInput("field 'text' must be a list of paragraphs", line=number, source=source)
-    return page
+    reader = reader or PageReader()
+    for number, raw in read_raw(path):
+        yield reader.normalise(raw, number, str(path))
 
 
 def page_links(page: dict) -> Iterator[tuple[str, int]]:

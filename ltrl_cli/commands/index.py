@@ -1,4 +1,4 @@
-"""`ltrl index`: build the Lucene index and link graph of a KILT file."""
+"""`ltrl index`: build the Lucene index and link graph of a KILT file (or any corpus of pages)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,47 @@ from ltrl_cli.app import Quiet, Verbose, app, command
 
 @app.command("index")
 def index_command(
-    source: Annotated[Path, typer.Argument(metavar="KILT.jsonl[.gz]", help="KILT knowledge-source file.")],
+    source: Annotated[Path, typer.Argument(metavar="KILT.jsonl[.gz]",
+                                           help="KILT knowledge-source file, or any JSON lines of pages.")],
     output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="Index directory to create.")],
     force: Annotated[bool, typer.Option("--force", help="Replace DIR if it holds an index already.")] = False,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N",
                                                    help="Lucene indexing threads [default: CPUs, at most 8].")] = None,
+    id_field: Annotated[Optional[str], typer.Option(
+        "--id-field", metavar="FIELD",
+        help="Field holding page ids, or 'title' to derive ids from titles "
+             "[default: the first of wikipedia_id, _id, id that the first page has, else 'title'].")] = None,
+    link_mentions: Annotated[Optional[bool], typer.Option(
+        "--link-mentions/--no-link-mentions",
+        help="Infer links from mentions of other pages' titles, on pages without anchors "
+             "[default: on when none of the first 1,000 pages has an anchor].", show_default=False)] = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
-    """Build a searchable index and the hyperlink graph of a KILT file.
+    """Build a searchable index and the hyperlink graph of a KILT file or any corpus of pages.
 
     Streams the file (memory does not grow with its text) and writes into DIR a Lucene
     BM25 index that stores each page, and the link graph: anchors' hrefs resolved to
     pages (URL-decoded, fragments stripped, first letter case-insensitive, underscores as
     spaces; Wikispeedia's `unplaced_links` too), self-links and duplicates dropped,
     unresolved targets counted. A page whose id an earlier page had is skipped and
-    counted (ids are unique in KILT; the first page of an id is the one indexed). DIR is marked COMPLETE only when everything is written,
-    so an interrupted build is never mistaken for a finished one.
+    counted (ids are unique in KILT; the first page of an id is the one indexed). DIR is
+    marked COMPLETE only when everything is written, so an interrupted build is never
+    mistaken for a finished one; a failed build removes what it wrote, and a directory left
+    by a killed build is replaced by the next run.
+
+    Pages: ids from `wikipedia_id`, `_id` or `id` (or derived from the title: `t` and 16
+    hex digits of its hash, stable across runs); titles from `wikipedia_title` or `title`;
+    text from `text` or `paragraphs`, a list of paragraphs or one string. KILT markup
+    becomes text: `Section::::History.` is stored as the line `## History` and
+    `BULLET::::- item` as `- item`; anchor offsets are moved with the text.
+
+    Pages without anchors get links inferred from mentions of other pages' titles when
+    --link-mentions is on (whole words; first letter lower-cased only for titles without
+    other capitals; titles under 4 characters, common words, dates, lists and
+    disambiguation pages left out; one link per target per paragraph). Such anchors are
+    marked `inferred`. The summary and warnings count links that did not resolve, anchors
+    dropped and pages with repeated titles.
 
     Reads: the KILT file (not stdin).  Writes: DIR; a summary on stderr.
 
@@ -36,12 +60,16 @@ def index_command(
     Example:
       ltrl corpus demo -o demo.jsonl.gz && ltrl index demo.jsonl.gz -o idx
       ltrl index kilt_knowledgesource.json -o kilt-idx --threads 8
+      ltrl index 2wiki_corpus.jsonl -o wiki-idx --id-field title --link-mentions
     """
     from ltrl_cli import console
     from ltrl_cli.stages.index import build_index
 
     with command("index", quiet=quiet, verbose=verbose) as run:
-        stats = build_index(source, output, force=force, threads=threads,
+        stats = build_index(source, output, force=force, threads=threads, id_field=id_field,
+                            link_mentions=link_mentions,
                             progress=lambda pages: console.progress(pages, "reading pages"))
-        for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids"):
-            run.add(key.replace("_", " ") if key != "resolved" else "links resolved", stats[key])
+        for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids",
+                    "repeated_titles", "inferred_links", "anchors_out_of_range", "anchors_no_target"):
+            if stats[key] or key in ("pages", "resolved", "unresolved"):
+                run.add(key.replace("_", " ") if key != "resolved" else "links resolved", stats[key])
