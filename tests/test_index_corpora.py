@@ -176,3 +176,26 @@ def test_repeated_titles_and_dropped_anchors_are_counted(tmp_path):
 def test_a_directory_is_not_a_corpus(tmp_path):
     result = run_ltrl("index", str(tmp_path), "-o", str(tmp_path / "idx"))
     assert result.returncode == 1 and b"is a directory, not a corpus file" in result.stderr
+
+
+def test_walk_that_finds_nothing_exits_1_and_says_why(tmp_path):
+    source = tmp_path / "linkless.jsonl"
+    source.write_bytes(to_jsonl(LINKLESS))
+    bare, linked = tmp_path / "bare", tmp_path / "linked"
+    assert run_ltrl("index", str(source), "-o", str(bare), "--no-link-mentions", "--threads", "1").returncode == 0
+    assert run_ltrl("index", str(source), "-o", str(linked), "--threads", "1").returncode == 0
+    result = run_ltrl("walk", "--index", str(bare), "-n", "5")
+    assert result.returncode == 1 and result.stdout == b""
+    assert "no walk found: the index has no links (4 pages, 0 links)" in result.stderr.decode()
+    assert "--link-mentions" in result.stderr.decode()
+    result = run_ltrl("walk", "--index", str(linked), "-n", "5", "--hops", "6")
+    assert result.returncode == 1
+    assert "no path of 6 links passes the filters" in result.stderr.decode()
+    assert "--hops 3 finds walks" in result.stderr.decode()  # four pages: at most three links
+    result = run_ltrl("walk", "--index", str(linked), "-n", "5", "--hops", "2", "--min-out-degree", "9")
+    assert result.returncode == 1
+    stderr = result.stderr.decode()
+    assert "no page passes the filters" in stderr and "the most links a page has is 3" in stderr
+    assert "--min-out-degree 3 finds walks of 2 links" in stderr
+    result = run_ltrl("walk", "--index", str(linked), "-n", "5", "--hops", "2")
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 5

@@ -42,7 +42,9 @@ def walk_command(
     pages with few links (see the options), and only follows real links of the graph;
     identical paths are dropped. The same --seed over the same index gives the same walks,
     and the first N of a run are the first N of any longer run. Without --starts, walk
-    reads nothing from stdin.
+    reads nothing from stdin. When no walk is found at all, walk exits 1 and says why (no
+    links in the index, filters that leave no page, a hop count no path reaches) and which
+    nearby settings would find walks.
 
     Reads: nothing, or start records (`title` or `id`) with --starts.  Adds: `id`, `path`
     (H+1 pages: `id`, `title`, and `anchor` {`text`, `paragraph_id`, `paragraph`} of the
@@ -79,5 +81,14 @@ def walk_command(
         run.add("walks", write_records(walks, out, flush_every=256))
         if stats.get("no_walk"):
             run.add("starts without a walk", stats["no_walk"])
-        if records is None and run.tally["walks"] < n:
-            console.warn(f"only {run.tally['walks']:,} distinct walks found (asked for {n:,})")
+        found = run.tally["walks"]
+        if found == 0:
+            from ltrl_cli.errors import LtrlError
+            from ltrl_cli.stages.walk import why_no_walk
+
+            if records is not None and not run.reader.lines:
+                raise LtrlError("no start records read")
+            whence = "" if records is None else f" from any of the {run.reader.lines:,} start record(s)"
+            raise LtrlError(f"no walk found{whence}: {why_no_walk(idx.graph, filters, hops, seed)}")
+        if records is None and found < n:
+            console.warn(f"only {found:,} distinct walks found (asked for {n:,})")

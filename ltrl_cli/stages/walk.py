@@ -303,3 +303,52 @@ def _start_node(graph: Graph, record: dict) -> int:
             raise BadInput(f"no page titled {record['title']!r} in the index")
         return node
     raise BadInput("a start record needs a 'title' or an 'id'")
+
+
+# ---------------------------------------------------------------- when no walk is found
+
+
+def why_no_walk(graph: Graph, filters: WalkFilters, hops: int, seed: int = 0) -> str:
+    """Why no walk of `hops` links was found, and the nearest settings that find one.
+
+    Tried in order: the graph has no links at all; the filters leave no page to start
+    from; a shorter walk, or a lower --min-out-degree, would succeed.
+    """
+    n, edges = len(graph), int(graph.indptr[-1]) if len(graph) else 0
+    if edges == 0:
+        return (f"the index has no links ({n:,} pages, 0 links): nothing to walk; rebuild it with "
+                "`ltrl index FILE -o DIR --force --link-mentions` to infer links from title mentions")
+    allowed, limit = filters.allowed(graph)
+    out_degree = np.asarray(graph.out_degree)
+    if not allowed.any():
+        best = int(out_degree.max())
+        return (f"no page passes the filters (--min-out-degree {filters.min_out_degree}, hubs above in-degree "
+                f"{limit}, lists/disambiguation/dates skipped): the most links a page has is {best}; "
+                f"try --min-out-degree {min(best, filters.min_out_degree)}" + _lower_hint(graph, filters, hops, seed))
+    for shorter in range(hops - 1, 0, -1):
+        if _any_walk(graph, allowed, shorter, seed):
+            return (f"no path of {hops} links passes the filters from any of the {int(allowed.sum()):,} allowed "
+                    f"pages; --hops {shorter} finds walks" + _lower_hint(graph, filters, hops, seed))
+    return ("no page has an allowed neighbour (--min-out-degree "
+            f"{filters.min_out_degree}, hubs above in-degree {limit})" + _lower_hint(graph, filters, hops, seed))
+
+
+def _any_walk(graph: Graph, allowed: np.ndarray, hops: int, seed: int) -> bool:
+    return any(len(rows) for rows in random_paths(graph, allowed, 1, hops, seed))
+
+
+def _lower_hint(graph: Graph, filters: WalkFilters, hops: int, seed: int) -> str:
+    """'; --min-out-degree K finds walks of H links' for the largest K below the current one, if any."""
+    for k in range(filters.min_out_degree - 1, -1, -1):
+        loose = WalkFilters(filters.max_in_degree, k, filters.skip_lists, filters.skip_disambiguation,
+                            filters.skip_dates)
+        allowed, _ = loose.allowed(graph)
+        if allowed.any() and _any_walk(graph, allowed, hops, seed):
+            return f"; --min-out-degree {k} finds walks of {hops} links"
+    relaxed = WalkFilters(max_in_degree=len(graph), min_out_degree=0, skip_lists=False,
+                          skip_disambiguation=False, skip_dates=False)
+    allowed, _ = relaxed.allowed(graph)
+    if _any_walk(graph, allowed, hops, seed):
+        return (f"; walks of {hops} links exist only with every filter off (--min-out-degree 0 --max-in-degree "
+                f"{len(graph)} --allow-lists --allow-disambiguation --allow-dates)")
+    return f"; the graph has no path of {hops} links without a repeated page, whatever the filters"
