@@ -27,7 +27,11 @@ def grpo_command(
     learning_rate: Annotated[Optional[float], Opt("--learning-rate", help="Constant learning rate [2e-6].")] = None,
     temperature: Annotated[Optional[float], Opt("--temperature", help="Rollout temperature [1.0].")] = None,
     max_prompt_length: Annotated[Optional[int], Opt("--max-prompt-length", help="Longer prompts are dropped [131072].")] = None,
-    max_completion_length: Annotated[Optional[int], Opt("--max-completion-length", help="Generation limit [32768].")] = None,
+    max_completion_length: Annotated[Optional[int], Opt("--max-completion-length", help="Generation limit [32000].")] = None,
+    max_total_length: Annotated[Optional[int], Opt("--max-total-length", help="Prompt + completion limit [160000].")] = None,
+    weight_decay: Annotated[Optional[float], Opt("--weight-decay", help="AdamW weight decay [0.1].")] = None,
+    punish_ill_formed: Annotated[Optional[bool], Opt("--punish-ill-formed/--no-punish-ill-formed", help="Ill-formed or truncated completions score 0 [on].")] = None,
+    importance_sampling: Annotated[Optional[str], Opt("--importance-sampling", help="vLLM rollouts: token_mask | token_truncate | sequence_mask | sequence_truncate | none [token_mask].")] = None,
     reward_mode: Annotated[Optional[str], Opt("--reward-mode", help="positive-only | pos-neg | neg-only | longrlvr.")] = None,
     alpha: Annotated[Optional[float], Opt("--alpha", help="Rubric weight [0.3].")] = None,
     rubric_on: Annotated[Optional[str], Opt("--rubric-on", help="content | reasoning | both [content].")] = None,
@@ -60,8 +64,11 @@ def grpo_command(
     Writes: one JSONL metrics record per step on stdout (rank 0); checkpoints in
     OUTDIR/checkpoint-<step> with the settings used. Exit code: torchrun's.
 
-    Defaults are the paper's: G=8, 16 prompts/step, lr 2e-6 constant, clip 0.2/0.28,
-    token-level loss, no KL, temperature 1.0, positive-only rubric reward alpha 0.3.
+    Defaults are the paper's and its train script's: G=8, 16 prompts/step, lr 2e-6
+    constant, AdamW decay 0.1 betas 0.9/0.98, clip 0.2/0.28, token-level loss, no KL,
+    temperature 1.0, 32,000 new tokens within 160,000 in all, ill-formed completions
+    scored 0, token-masked importance sampling 0.5-2.0 with vLLM, positive-only rubric
+    reward alpha 0.3. --dry-run writes every setting to OUTDIR/ltrl-grpo.yaml.
 
     \b
     Example:
@@ -84,7 +91,9 @@ def grpo_command(
         "num_generations": num_generations, "prompts_per_step": prompts_per_step,
         "per_device_batch_size": per_device_batch_size, "learning_rate": learning_rate,
         "temperature": temperature, "max_prompt_length": max_prompt_length,
-        "max_completion_length": max_completion_length, "reward_mode": reward_mode, "alpha": alpha,
+        "max_completion_length": max_completion_length, "max_total_length": max_total_length,
+        "weight_decay": weight_decay, "punish_ill_formed": punish_ill_formed,
+        "importance_sampling": importance_sampling, "reward_mode": reward_mode, "alpha": alpha,
         "rubric_on": rubric_on, "judge": judge, "judge_base_url": judge_base_url, "judge_model": judge_model,
         "lora_r": lora_r, "lora_alpha": lora_alpha, "lora_target_modules": lora_target_modules,
         "gradient_checkpointing": gradient_checkpointing, "use_vllm": use_vllm, "vllm_mode": vllm_mode,

@@ -26,7 +26,8 @@ TOKEN_LEVEL_LOSSES = ("dapo", "bnpo", "dr_grpo")
 
 @dataclass
 class GrpoSettings:
-    """Every setting of a run. Defaults are the paper's (METHOD.md, "Training")."""
+    """Every setting of a run. Defaults are the paper's and its train script's (METHOD.md, "Training" and
+    "The authors' release, point by point")."""
 
     # What to train on, and where to write.
     model: str | None = None  # a local folder or a model name the hub cache already holds
@@ -41,7 +42,9 @@ class GrpoSettings:
     learning_rate: float = 2e-6
     lr_scheduler: str = "constant"
     warmup_steps: int = 0
-    weight_decay: float = 0.0
+    weight_decay: float = 0.1  # the train script's AdamW settings: decay 0.1, betas 0.9 / 0.98
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.98
     max_grad_norm: float = 1.0
     epsilon: float = 0.2  # clip low
     epsilon_high: float = 0.28  # clip high (DAPO's clip-higher)
@@ -52,8 +55,18 @@ class GrpoSettings:
     top_p: float = 1.0
     top_k: int = 0  # 0: off
     max_prompt_length: int = 131072  # longer prompts are dropped (truncating would cut off the question)
-    max_completion_length: int = 32768
-    mask_truncated_completions: bool = False  # the method scores truncated responses as they are
+    max_completion_length: int = 32000
+    max_total_length: int = 160000  # prompt + completion: a completion is cut where the two reach it
+    mask_truncated_completions: bool = False  # truncated completions are trained on, with reward 0 (below)
+    # The train script's rule: a truncated or ill-formed completion (no stop token, the
+    # wrong stop token, not exactly one </think>, empty reasoning or content, special tokens
+    # in the content) scores 0 without asking the judge, and enters the group max as 0.
+    punish_ill_formed: bool = True
+    # Rollouts from vLLM: per-token importance weights pi_train / pi_vllm outside [min, max]
+    # are zeroed ("token_mask", the authors' icepop rule); TRL's modes, or "none".
+    importance_sampling: str = "token_mask"
+    importance_sampling_min: float = 0.5
+    importance_sampling_max: float = 2.0
 
     # Reward (ltrl_cli/reward/rules.py: the same functions as `ltrl score`).
     reward_mode: str = "positive-only"
@@ -103,6 +116,7 @@ CHOICES = {
     "vllm_mode": ("colocate", "server"),
     "bf16": ("auto", "true", "false"),
     "scale_rewards": ("group", "batch", "none"),
+    "importance_sampling": ("token_mask", "token_truncate", "sequence_mask", "sequence_truncate", "none"),
 }
 
 
@@ -162,13 +176,20 @@ def validate(s: GrpoSettings) -> None:
         if getattr(s, key) not in allowed:
             raise UsageError(f"setting {key}: expected one of {', '.join(allowed)}, got {getattr(s, key)!r}")
     for key in ("num_generations", "prompts_per_step", "per_device_batch_size", "max_steps", "save_steps",
-                "max_prompt_length", "max_completion_length", "judge_concurrency", "vllm_tensor_parallel_size"):
+                "max_prompt_length", "max_completion_length", "max_total_length", "judge_concurrency",
+                "vllm_tensor_parallel_size"):
         if getattr(s, key) < 1:
             raise UsageError(f"setting {key}: must be at least 1, got {getattr(s, key)}")
     if s.num_generations < 2:
         raise UsageError("setting num_generations: GRPO needs at least 2 completions per prompt")
     if not 0.0 <= s.alpha <= 1.0:
         raise UsageError(f"setting alpha: must be in [0, 1], got {s.alpha}")
+    if s.max_prompt_length >= s.max_total_length:
+        raise UsageError(f"setting max_prompt_length ({s.max_prompt_length}) must be below max_total_length "
+                         f"({s.max_total_length}): a prompt must leave room for a completion")
+    if not 0.0 <= s.importance_sampling_min < s.importance_sampling_max:
+        raise UsageError(f"settings importance_sampling_min / _max: need 0 <= min < max, got "
+                         f"{s.importance_sampling_min} / {s.importance_sampling_max}")
     if s.judge == "llm" and not (s.judge_base_url and s.judge_model):
         raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint)")
     if s.use_vllm and s.vllm_mode == "server" and not s.vllm_server_base_url:

@@ -169,6 +169,8 @@ def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
         lr_scheduler_type=s.lr_scheduler,
         warmup_steps=s.warmup_steps,
         weight_decay=s.weight_decay,
+        adam_beta1=s.adam_beta1,
+        adam_beta2=s.adam_beta2,
         max_grad_norm=s.max_grad_norm,
         epsilon=s.epsilon,
         epsilon_high=s.epsilon_high,
@@ -187,9 +189,16 @@ def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
         vllm_gpu_memory_utilization=s.vllm_gpu_memory_utilization,
         # Without a bound, vLLM sizes its cache for the model's whole window (256K for Qwen3-2507)
         # and may refuse to start in its share of the GPU; a rollout never needs more than this.
-        vllm_max_model_length=s.vllm_max_model_length or s.max_prompt_length + s.max_completion_length,
+        vllm_max_model_length=s.vllm_max_model_length or min(s.max_prompt_length + s.max_completion_length,
+                                                             s.max_total_length),
         vllm_tensor_parallel_size=s.vllm_tensor_parallel_size,
         vllm_server_timeout=s.vllm_server_timeout,
+        # Rollout / training mismatch (vLLM rollouts only): the train script's token-level
+        # weights, zeroed outside [0.5, 2.0].
+        vllm_importance_sampling_correction=s.importance_sampling != "none",
+        vllm_importance_sampling_mode=s.importance_sampling if s.importance_sampling != "none" else "token_mask",
+        vllm_importance_sampling_clip_min=s.importance_sampling_min,
+        vllm_importance_sampling_clip_max=s.importance_sampling_max,
         # Memory.
         gradient_checkpointing=s.gradient_checkpointing,
         # Non-reentrant checkpointing works with LoRA (frozen inputs) and with DDP.

@@ -9,6 +9,10 @@ and shapes whole groups on every rank, which all reach the same numbers.
 
 An excluded completion (no verdict) gets a NaN reward: TRL leaves NaN rows out of the
 group baseline and gives them zero advantage, so they do not move the policy.
+
+Two rules of the authors' train script live here too: in training, an ill-formed
+completion scores 0 (`punish_ill_formed`, form.py), and a completion never runs past
+`max_total_length` tokens of prompt + completion (`_generate_single_turn`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from trl import GRPOTrainer
 
 from ltrl_cli import console
 from ltrl_cli.reward import rules as R
-from ltrl_cli.grpo import shaping
+from ltrl_cli.grpo import form, shaping
 from ltrl_cli.grpo.shaping import LtrlReward
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, write_yaml
 from ltrl_cli.io import dumps, silence
@@ -41,10 +45,21 @@ class LtrlGRPOTrainer(GRPOTrainer):
         self.ltrl_reward = ltrl_reward
         self.reward_log_dir = reward_log_dir
 
+    def _generate_single_turn(self, prompt_ids, *args, **kwargs):
+        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
+        total = self.ltrl_reward.settings.max_total_length
+        completion_ids, logprobs, cut = form.cut_to_total(prompt_ids, completion_ids, logprobs, total)
+        mode = "train" if self.model.training else "eval"
+        cut = self.accelerator.gather(torch.tensor([cut], device=self.accelerator.device)).sum().item()
+        self._metrics[mode]["ltrl/cut_at_total"].append(float(cut))  # all ranks: every rank generates here
+        return completion_ids, logprobs
+
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         s = self.ltrl_reward.settings
         stop_ids = {*self.eos_token_ids, self._tokenizer.pad_token_id}
-        local = self.ltrl_reward.local_scores(inputs, completion_ids_list, stop_ids=stop_ids)
+        # Evaluation samples are always scored, as in the authors' trainer.
+        punish = s.punish_ill_formed and self.model.training
+        local = self.ltrl_reward.local_scores(inputs, completion_ids_list, stop_ids=stop_ids, punish=punish)
         # Rank order is batch order: TRL's sampler lays each group out consecutively
         # across ranks, and its own `gather(rewards)` relies on the same order.
         batch = gather_object(local)  # [B x G] Scored, identical on every rank
@@ -57,7 +72,7 @@ class LtrlGRPOTrainer(GRPOTrainer):
 
     def _record(self, batch: list[shaping.Scored], shaped: list[R.Reward], group: int) -> None:
         mode = "train" if self.model.training else "eval"
-        for key, value in shaping.batch_metrics(shaped).items():
+        for key, value in shaping.batch_metrics(shaped, batch).items():
             self._metrics[mode][f"ltrl/{key}"].append(math.nan if value is None else value)
         if self.reward_log_dir is not None:
             self.reward_log_dir.mkdir(parents=True, exist_ok=True)
@@ -87,6 +102,12 @@ METRIC_NAMES = {
     "ltrl/malformed_fraction": "malformed_fraction",
     "ltrl/truncated_fraction": "truncated_fraction",
     "ltrl/empty_content_fraction": "empty_content_fraction",
+    "ltrl/ill_formed": "ill_formed",
+    "ltrl/ill_formed_fraction": "ill_formed_fraction",
+    "ltrl/cut_at_total": "cut_at_total",
+    "sampling/importance_sampling_ratio/min": "importance_sampling_ratio_min",
+    "sampling/importance_sampling_ratio/mean": "importance_sampling_ratio_mean",
+    "sampling/importance_sampling_ratio/max": "importance_sampling_ratio_max",
     "completions/mean_length": "completion_length_mean",
     "completions/min_length": "completion_length_min",
     "completions/max_length": "completion_length_max",

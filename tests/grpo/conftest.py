@@ -28,7 +28,9 @@ RECORDS = [
 
 # Small enough for seconds per step on a CPU; `thinking: false` so the random model's text
 # is all content (a thinking model's content would be empty without a </think>), and
-# single-letter rubrics so recall varies within a group and the group max matters.
+# single-letter rubrics so recall varies within a group and the group max matters. The
+# random model's 12 tokens are nearly always truncated, so the first run turns the
+# ill-formed rule off (rewards vary); the resumed run turns it back on.
 TINY_SETTINGS = """\
 num_generations: 4
 prompts_per_step: 1
@@ -39,6 +41,7 @@ thinking: false
 reward_mode: neg-only
 gradient_checkpointing: false
 log_rewards: true
+punish_ill_formed: false
 """
 
 

@@ -15,7 +15,9 @@ def test_defaults_are_the_papers():
     assert (s.epsilon, s.epsilon_high, s.beta, s.temperature) == (0.2, 0.28, 0.0, 1.0)
     assert s.loss_type == "dapo"  # TRL's token-level loss over the whole batch
     assert (s.reward_mode, s.alpha, s.rubric_on) == ("positive-only", 0.3, "content")
-    assert (s.max_prompt_length, s.max_completion_length) == (131072, 32768)
+    assert (s.max_prompt_length, s.max_completion_length, s.max_total_length) == (131072, 32000, 160000)
+    assert (s.weight_decay, s.adam_beta1, s.adam_beta2, s.punish_ill_formed) == (0.1, 0.9, 0.98, True)
+    assert (s.importance_sampling, s.importance_sampling_min, s.importance_sampling_max) == ("token_mask", 0.5, 2.0)
 
 
 def test_layers_override_in_order(tmp_path):
@@ -47,6 +49,9 @@ def test_values_are_coerced_from_strings():
     ({"num_generations": 1}, "at least 2 completions"),
     ({"judge": "llm"}, "--judge llm needs --judge-base-url"),
     ({"use_vllm": True, "vllm_mode": "server"}, "needs --vllm-server-url"),
+    ({"max_total_length": 131072}, "max_prompt_length (131072) must be below max_total_length (131072)"),
+    ({"importance_sampling_min": 2.0}, "need 0 <= min < max"),
+    ({"importance_sampling": "icepop"}, "importance_sampling: expected one of token_mask"),
 ])
 def test_bad_settings_name_the_key(layer, message):
     with pytest.raises(UsageError) as info:
@@ -86,5 +91,11 @@ def test_trl_config_bounds_the_vllm_context_to_the_run():
     args = _grpo_args(s, world_size=1, on_gpu=False)
     assert (args.vllm_max_model_length, args.vllm_tensor_parallel_size, args.vllm_server_timeout) == (4608, 2, 240.0)
     assert _grpo_args(merge(s, {"vllm_max_model_length": 8192}), 1, False).vllm_max_model_length == 8192
-    # the paper's update rule reaches TRL as such
+    # the paper's update rule and the train script's optimizer and importance sampling reach TRL as such
+    assert (args.weight_decay, args.adam_beta1, args.adam_beta2) == (0.1, 0.9, 0.98)
+    assert (args.vllm_importance_sampling_correction, args.vllm_importance_sampling_mode) == (True, "token_mask")
+    assert (args.vllm_importance_sampling_clip_min, args.vllm_importance_sampling_clip_max) == (0.5, 2.0)
+    assert _grpo_args(merge(s, {"importance_sampling": "none"}), 1, False).vllm_importance_sampling_correction is False
+    # the vLLM context never exceeds the total
+    assert _grpo_args(merge(s, {"max_total_length": 4200}), 1, False).vllm_max_model_length == 4200
     assert (args.epsilon, args.epsilon_high, args.beta, args.loss_type, args.temperature) == (0.2, 0.28, 0.0, "dapo", 1.0)

@@ -85,6 +85,36 @@ def test_dry_run_prints_the_command_and_starts_nothing(tmp_path, monkeypatch):
     assert "torch.distributed.run --nproc-per-node 1" in result.stderr
 
 
+def test_dry_run_yaml_shows_the_train_scripts_defaults_by_name(tmp_path, monkeypatch):
+    import yaml
+
+    from ltrl_cli.cli import app
+
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: pytest.fail("launched on --dry-run"))
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r"),
+                                      "--cpu", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((tmp_path / "r" / CONFIG_NAME).read_text())
+    assert {key: written[key] for key in TRAIN_SCRIPT} == TRAIN_SCRIPT
+    # each is a setting: a flag or --set changes it, and the file says so
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r2"),
+                                      "--cpu", "--dry-run", "--no-punish-ill-formed", "--importance-sampling", "none",
+                                      "--set", "adam_beta2=0.999", "--max-total-length", "140000"])
+    assert result.exit_code == 0, result.output
+    written = yaml.safe_load((tmp_path / "r2" / CONFIG_NAME).read_text())
+    assert (written["punish_ill_formed"], written["importance_sampling"], written["adam_beta2"],
+            written["max_total_length"]) == (False, "none", 0.999, 140000)
+
+
+TRAIN_SCRIPT = {  # scripts/train/train-qwen3-4B-2507.sh, METHOD.md "Trainer"
+    "weight_decay": 0.1, "adam_beta1": 0.9, "adam_beta2": 0.98, "punish_ill_formed": True,
+    "importance_sampling": "token_mask", "importance_sampling_min": 0.5, "importance_sampling_max": 2.0,
+    "max_total_length": 160000, "max_completion_length": 32000,
+}
+
+
 def test_latest_checkpoint_is_by_step_not_by_name(tmp_path):
     for step in (2, 10, 9):
         (tmp_path / f"checkpoint-{step}").mkdir()

@@ -59,7 +59,8 @@ def runs(tiny_model, tmp_path_factory):
     checkpoint_settings = load(out / "checkpoint-2" / CONFIG_NAME)
     # Resume needs only the run folder; here on 2 ranks, 1 prompt x 4 per step, 2 per rank.
     second = run_ltrl("grpo", "-o", str(out), "--resume", "--max-steps", "4", "--nproc-per-node", "2",
-                      "--prompts-per-step", "1", "--per-device-batch-size", "2", "--judge", "contains")
+                      "--prompts-per-step", "1", "--per-device-batch-size", "2", "--judge", "contains",
+                      "--punish-ill-formed")
     assert second.returncode == 0, second.stderr.decode()[-3000:]
     return SimpleNamespace(first=first, second=second, out=out, checkpoint_settings=checkpoint_settings)
 
@@ -69,6 +70,7 @@ def test_metrics_are_jsonl_one_record_per_step(runs):
     assert [r["step"] for r in records] == [1, 2]
     assert STEP_KEYS <= set(records[0])
     assert all(math.isfinite(r["loss"]) and r["world_size"] == 1 and r["tokens_per_s"] > 0 for r in records)
+    assert all(r["ill_formed"] == 0 and r["cut_at_total"] == 0 for r in records)  # punish_ill_formed: false
 
 
 def test_prompts_over_the_length_limit_are_dropped_and_counted(runs):
@@ -131,8 +133,14 @@ def test_groups_split_across_ranks_are_shaped_as_one(runs):
         group = [row for row in rank0 if row["step"] == step]
         assert len({row["prompt_id"] for row in group}) == 1  # one prompt's 4 completions, 2 from each rank
         record = by_id[group[0]["prompt_id"]]
-        outcomes = [float(contains_match(row["text"], record["label"])) for row in group]
-        want = R.score_group([row["text"] for row in group], outcomes, record["metadata"]["rubrics"],
-                             mode="neg-only", thinking=False, truncated=[row["truncated"] for row in group])
-        assert [row["reward"] for row in group] == [w.reward for w in want]
-        assert [row["rubric_reward_normalized"] for row in group] == [w.rubric_reward_normalized for w in want]
+        # --punish-ill-formed: a truncated completion scores 0 and the others are shaped among themselves
+        assert all(bool(row["ill_formed"]) == row["truncated"] for row in group)
+        assert all(row["reward"] == 0.0 and row["rubric_reward_normalized"] == 0.0 for row in group if row["truncated"])
+        kept = [row for row in group if not row["truncated"]]
+        outcomes = [float(contains_match(row["text"], record["label"])) for row in kept]
+        want = R.score_group([row["text"] for row in kept], outcomes, record["metadata"]["rubrics"],
+                             mode="neg-only", thinking=False, truncated=[False] * len(kept))
+        assert [row["reward"] for row in kept] == [w.reward for w in want]
+        assert [row["rubric_reward_normalized"] for row in kept] == [w.rubric_reward_normalized for w in want]
+    ill = [r["ill_formed"] for r in jsonl(runs.second.stdout)]
+    assert ill == [sum(bool(row["ill_formed"]) for row in rank0 if row["step"] == step) for step in (3, 4)]
