@@ -73,19 +73,7 @@ def test_cli_usage_errors_exit_2(tmp_path):
     assert "ltrl grpo: missing --data" in result.stderr
 
 
-def test_dry_run_prints_the_command_and_starts_nothing(tmp_path, monkeypatch):
-    from ltrl_cli.cli import app
-
-    monkeypatch.setattr(L, "subprocess_launch", lambda argv: pytest.fail("launched on --dry-run"))
-    data = tmp_path / "d.jsonl"
-    data.write_text(RECORD)
-    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r"),
-                                      "--cpu", "--dry-run"])
-    assert result.exit_code == 0, result.output
-    assert "torch.distributed.run --nproc-per-node 1" in result.stderr
-
-
-def test_dry_run_yaml_shows_the_train_scripts_defaults_by_name(tmp_path, monkeypatch):
+def test_dry_run_starts_nothing_and_its_yaml_shows_the_train_scripts_defaults(tmp_path, monkeypatch):
     import yaml
 
     from ltrl_cli.cli import app
@@ -96,6 +84,7 @@ def test_dry_run_yaml_shows_the_train_scripts_defaults_by_name(tmp_path, monkeyp
     result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "r"),
                                       "--cpu", "--dry-run"])
     assert result.exit_code == 0, result.output
+    assert "torch.distributed.run --nproc-per-node 1" in result.stderr
     written = yaml.safe_load((tmp_path / "r" / CONFIG_NAME).read_text())
     assert {key: written[key] for key in TRAIN_SCRIPT} == TRAIN_SCRIPT
     # each is a setting: a flag or --set changes it, and the file says so
