@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from ltrl_cli import __version__, console
-from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError
+from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError, bound
 from ltrl_cli.io import ClosedPipe, ReaderStats, Terminated, raise_on_sigterm
 
 PIPELINE_HELP = """\
@@ -136,5 +136,5 @@ def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: b
 def _fail(name: str, message: str, code: int) -> None:
     if console.is_verbose():
         traceback.print_exc(file=sys.stderr)
-    console.console.print(f"ltrl {name}: {message}", markup=False, highlight=False)
+    console.console.print(f"ltrl {name}: {bound(message)}", markup=False, highlight=False)
     raise typer.Exit(code)

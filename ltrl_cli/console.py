@@ -15,6 +15,8 @@ from typing import Iterable, Iterator, TypeVar
 
 from rich.console import Console
 
+from ltrl_cli.errors import bound
+
 T = TypeVar("T")
 
 console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -42,8 +44,8 @@ def info(message: str) -> None:
 
 
 def warn(message: str) -> None:
-    """A warning is always shown, even with --quiet."""
-    console.print(message, markup=False, style="yellow" if sys.stderr.isatty() else None)
+    """A warning is always shown, even with --quiet; a value quoted in it is bounded."""
+    console.print(bound(message), markup=False, style="yellow" if sys.stderr.isatty() else None)
 
 
 def progress(items: Iterable[T], description: str, total: int | None = None) -> Iterator[T]:

@@ -6,6 +6,8 @@ exit code (see EXIT_CODES). Tracebacks are shown only with `-v` or LTRL_DEBUG=1.
 
 from __future__ import annotations
 
+import re
+
 EXIT_OK = 0
 EXIT_FAILURE = 1  # runtime failure: bad record, missing index, endpoint down after retries
 EXIT_USAGE = 2  # unknown option, bad option value
@@ -21,12 +23,66 @@ EXIT_CODES = {
 }
 
 
+QUOTE_LIMIT = 200  # characters of one quoted value a message shows
+MESSAGE_LIMIT = 1000  # characters of a whole message: our words plus the values in them
+# A string as `!r` writes it; unrolled so that a 50 MB value is scanned in C, not char by char.
+_QUOTED = re.compile(r"'[^'\\\n]*(?:\\.[^'\\\n]*)*'" + r'|"[^"\\\n]*(?:\\.[^"\\\n]*)*"')
+_CUT = re.compile(r"\[\.\.\. ([\d,]+) characters \.\.\.\]")
+
+
+def clip(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """`text` in at most `limit` characters: its start and end, and how much was cut between.
+
+    Clipping twice changes nothing, and a cut inside `text` counts toward the new one.
+
+    >>> clip("abc")
+    'abc'
+    >>> clip("x" * 1000, 60)
+    'xxxxxxxxxxxxxxxxxxxxxxxxx[... 966 characters ...]xxxxxxxxx'
+    >>> clip(clip("x" * 1000, 60), 60) == clip("x" * 1000, 60)
+    True
+    """
+    if len(text) <= limit:
+        return text
+    stands_for = len(text) + sum(int(m.group(1).replace(",", "")) - len(m.group()) for m in _CUT.finditer(text))
+    mark = f"[... {stands_for:,} characters ...]"  # a little more than the cut: sized before the cut
+    room = max(limit - len(mark), 2)
+    head, tail = room * 3 // 4, room - room * 3 // 4
+    mark = f"[... {stands_for - head - tail:,} characters ...]"
+    return f"{text[:head]}{mark}{text[len(text) - tail:]}"
+
+
+def bound(message: str) -> str:
+    """A message with each quoted value ('...' or "...", as `!r` writes them) cut to
+    QUOTE_LIMIT characters, and the whole cut to MESSAGE_LIMIT (a value quoted without
+    quote marks, an exception's own text). Every message a person reads passes through
+    here (LtrlError, console.warn, the commands' last line), so a 50 MB title in a record
+    costs a line, not 50 MB of stderr.
+
+    >>> m = bound("no page titled '" + "a" * 300 + "' in the index")
+    >>> m.startswith("no page titled 'aaa"), "[... 126 characters ...]" in m, m.endswith("aaa' in the index")
+    (True, True, True)
+    >>> bound(m) == m
+    True
+    """
+    if len(message) <= QUOTE_LIMIT:
+        return message
+    message = clip(message, 100 * MESSAGE_LIMIT)  # the scan below stays short on a 50 MB value
+    message = _QUOTED.sub(lambda m: clip(m.group()), message)
+    return clip(message, MESSAGE_LIMIT)
+
+
 class LtrlError(Exception):
-    """An error with a message fit for the user and an exit code."""
+    """An error with a message fit for the user and an exit code.
+
+    The message is bounded (see `bound`): it quotes at most about QUOTE_LIMIT characters of
+    any value in it.
+    """
 
     exit_code = EXIT_FAILURE
 
     def __init__(self, message: str, *, exit_code: int | None = None):
+        message = bound(message)
         super().__init__(message)
         self.message = message
         if exit_code is not None:
@@ -44,7 +100,7 @@ class BadInput(LtrlError):
             where.append(f"line {line}")
         super().__init__(": ".join(where + [message]))
         self.line = line
-        self.detail = message
+        self.detail = bound(message)
 
 
 class UsageError(LtrlError):
