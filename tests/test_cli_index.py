@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import os
 import random
 import shutil
+from pathlib import Path
 
 import orjson
 import pytest
@@ -134,10 +136,76 @@ def test_incomplete_index_is_refused(built, tmp_path):
     target = tmp_path / "idx"
     shutil.copytree(built[0] / "idx", target)
     (target / "COMPLETE").unlink()  # what a killed build leaves
-    with pytest.raises(BackendError, match="not an ltrl index \\(no COMPLETE marker\\); build one with: ltrl index"):
+    with pytest.raises(BackendError, match="is unfinished .* rebuild it with: ltrl index "):
         open_index(target)
     result = run_ltrl("walk", "--index", str(target), "-n", "1")
-    assert result.returncode == 1 and b"no COMPLETE marker" in result.stderr and result.stdout == b""
+    assert result.returncode == 1 and b"is unfinished" in result.stderr and result.stdout == b""
+    (target / ".ltrl-index").unlink()  # not ours: the hint is to build elsewhere
+    with pytest.raises(BackendError, match="not an ltrl index \\(no COMPLETE marker\\); build one with"):
+        open_index(target)
+
+
+def _children(pid: int) -> dict[int, str]:
+    """{pid: command name} of the processes whose parent is `pid`."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[1]) == pid:
+                found[int(entry.name)] = (entry / "comm").read_text().strip()
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has ended; nobody may be reaping it in a container
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads the process table from /proc (Linux)")
+def test_a_killed_build_leaves_no_jvm_and_the_hint_rebuilds_it(demo_pages, tmp_path):
+    import shlex
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    source, target = tmp_path / "demo.jsonl", tmp_path / "idx"
+    source.write_bytes(to_jsonl(demo_pages))
+    build = subprocess.Popen([sys.executable, "-m", "ltrl_cli", "index", str(source), "-o", str(target),
+                              "--threads", "1"], env={**os.environ, "PYTHONPATH": str(ROOT)},
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    java = None
+    try:
+        while java is None and build.poll() is None:
+            java = next((pid for pid, name in _children(build.pid).items() if name == "java"), None)
+            time.sleep(0.01)
+        assert java is not None, "the build ended before its JVM was seen"
+        # Stopped, the JVM cannot finish on its own: it ends only if it is killed with its parent.
+        os.kill(java, signal.SIGSTOP)
+        build.kill()
+        build.wait()
+        for _ in range(500):
+            if not _alive(java):
+                break
+            time.sleep(0.02)
+        assert not _alive(java), "the JVM outlived the SIGKILLed `ltrl index`"
+    finally:
+        if java is not None and _alive(java):
+            os.kill(java, signal.SIGKILL)
+    with pytest.raises(BackendError) as refused:
+        open_index(target)
+    hint = str(refused.value).split("rebuild it with: ")[1]
+    assert hint == f"ltrl index {source} -o {target} --force"
+    result = run_ltrl(*shlex.split(hint)[1:], "--threads", "1")  # the command the message gives, as typed
+    assert result.returncode == 0, result.stderr
+    assert len(open_index(target)) == len(demo_pages)
 
 
 def test_missing_index_is_named(tmp_path):

@@ -19,6 +19,8 @@ from ltrl_cli.errors import BackendError
 from ltrl_cli.lru import LRU
 
 BUILD_HINT = "build one with: ltrl index FILE -o DIR"
+COMPLETE = "COMPLETE"  # written last by a build: counts, source, time
+OWNER_MARK = ".ltrl-index"  # written first: the directory is ltrl's (so a rebuild may delete it)
 
 
 def open_index(path: str | Path) -> "Index":
@@ -26,16 +28,38 @@ def open_index(path: str | Path) -> "Index":
     path = Path(path)
     if not path.is_dir():
         raise BackendError(f"index {path} not found; {BUILD_HINT}")
-    marker = path / "COMPLETE"
+    marker = path / COMPLETE
     if not marker.is_file():
-        raise BackendError(f"{path} is not an ltrl index (no COMPLETE marker); {BUILD_HINT}")
+        if (path / OWNER_MARK).is_file():  # a build that was killed, or ran out of disk
+            raise BackendError(f"index {path} is unfinished (its build stopped before the end); rebuild it "
+                               f"with: {rebuild_command(path)}")
+        raise BackendError(f"{path} is not an ltrl index (no COMPLETE marker); {BUILD_HINT} (a new or empty DIR)")
     try:
         info = orjson.loads(marker.read_bytes())
         graph = Graph(path / "graph")
     except (OSError, ValueError, orjson.JSONDecodeError) as exc:
         raise BackendError(
-            f"index {path} is damaged ({exc}); rebuild it with: ltrl index FILE -o {path} --force") from None
+            f"index {path} is damaged ({exc}); rebuild it with: {rebuild_command(path)}") from None
     return Index(path, graph, info)
+
+
+def owner_mark(source: Path) -> str:
+    """What a build writes to DIR/.ltrl-index: whose directory it is and what it indexes."""
+    return f"ltrl index directory\nsource: {Path(source).resolve()}\n"
+
+
+def rebuild_command(path: Path) -> str:
+    """The `ltrl index` command that rebuilds the index in `path` from the file it was built from."""
+    import shlex
+
+    source = "FILE"
+    try:
+        for line in (path / OWNER_MARK).read_text().splitlines():
+            if line.startswith("source: "):
+                source = shlex.quote(line[len("source: "):])
+    except OSError:
+        pass
+    return f"ltrl index {source} -o {shlex.quote(str(path))} --force"
 
 
 class Index:

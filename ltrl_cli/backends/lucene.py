@@ -9,19 +9,24 @@ Facts this module is built around (see DESIGN.md):
 - `autoclass("io.anserini.search.SimpleSearcher")` opens an index in about a second,
   whereas importing pyserini's LuceneSearcher pulls torch and takes 7-16 s.
 - Indexing runs Anserini's IndexCollection in a child process: its log goes to a file, the
-  JVM never touches our stdout, and its heap is returned when it ends.
+  JVM never touches our stdout, and its heap is returned when it ends. The kernel kills
+  that JVM when its parent dies, even by SIGKILL (PR_SET_PDEATHSIG). The searching JVM
+  runs inside our own process (pyjnius), so it ends with it.
 
 Set LTRL_VERBOSE_BACKEND=1 to see the JVM's own warnings on stderr.
 """
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import orjson
 
@@ -113,11 +118,35 @@ def build(collection_dir: Path, index_dir: Path, log_path: Path, threads: int) -
             "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection_dir),
             "-index", str(index_dir), "-threads", str(threads), "-storeRaw", "-optimize"]
     with open(log_path, "ab") as log:
-        status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL).returncode
+        status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                preexec_fn=_die_with(os.getpid())).returncode
     if status != 0:
         tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
         raise BackendError(f"Lucene indexing failed (exit {status}); see {log_path}: {' | '.join(tail)}")
 
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """A preexec_fn: the child is killed when `parent` ends, however it ends.
+
+    Python kills the JVM when `ltrl index` stops on an exception, Ctrl-C or SIGTERM; a
+    SIGKILL (the OOM killer, `kill -9`) runs no Python, and the JVM would go on indexing
+    into a directory the rerun is replacing. Linux's PR_SET_PDEATHSIG has the kernel send
+    the child SIGKILL when its parent dies (elsewhere this does nothing).
+    """
+    try:  # looked up here: between fork and exec the child should only call it
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # no prctl: not Linux
+        return lambda: None
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 MAX_QUERY_TERMS = 1000  # Lucene refuses a boolean query of more than 1,024 clauses
 

@@ -28,13 +28,12 @@ import orjson
 
 from ltrl_cli import console
 from ltrl_cli.backends import kilt
+from ltrl_cli.backends.index import COMPLETE, OWNER_MARK, owner_mark
 from ltrl_cli.backends.graph import GraphWriter
 from ltrl_cli.backends.pages import DERIVED, PageReader
 from ltrl_cli.errors import LtrlError
 from ltrl_cli.io import replacing
 
-COMPLETE = "COMPLETE"
-OWNER_MARK = ".ltrl-index"
 FORMAT_VERSION = 1
 
 
@@ -63,7 +62,7 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
     started = time.perf_counter()
     source, out = Path(source), Path(out)
     kilt.open_kilt(source).close()  # "no such file", "is a directory" before anything is made
-    made = _prepare(out, force)
+    made = _prepare(out, force, source)
     try:
         return _build(source, out, threads, chunk_pages, id_field, link_mentions, progress, started)
     except BaseException:
@@ -164,7 +163,7 @@ def _threads() -> int:
     return max(1, min(8, os.cpu_count() or 1))
 
 
-def _prepare(out: Path, force: bool) -> bool:
+def _prepare(out: Path, force: bool, source: Path) -> bool:
     """Make `out` ready for a fresh build, refusing to clobber what should not be; True if made here.
 
     A directory ltrl marked but never finished (a build killed with SIGKILL, a full disk) is
@@ -184,7 +183,7 @@ def _prepare(out: Path, force: bool) -> bool:
         shutil.rmtree(out)
         made = True
     out.mkdir(parents=True, exist_ok=True)
-    (out / OWNER_MARK).write_text("ltrl index directory\n")
+    (out / OWNER_MARK).write_text(owner_mark(source))  # names the source: the rebuild hint gives it
     return made
 
 
