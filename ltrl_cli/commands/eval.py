@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from ltrl_cli import keyenv
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.llm.options import (
     ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
@@ -63,7 +64,8 @@ JudgeBaseUrl = Annotated[Optional[str], typer.Option(
 JudgeModel = Annotated[Optional[str], typer.Option(
     "--judge-model", rich_help_panel=JUDGE, help="Judge model [default: --model].")]
 JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
-    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, help="Judge API key variable [default: --api-key-env].")]
+    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, callback=keyenv.option_callback,
+    help="Judge API key variable [default: --api-key-env].")]
 JudgeMaxTokens = Annotated[Optional[int], typer.Option(
     "--judge-max-tokens", min=1, rich_help_panel=JUDGE, help="Most tokens a judge reply may use.")]
 AllowJudgeErrors = Annotated[bool, typer.Option(

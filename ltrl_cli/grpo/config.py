@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ltrl_cli.errors import UsageError
+from ltrl_cli.keyenv import check_key_env
 
 CONFIG_NAME = "ltrl-grpo.yaml"  # the resolved settings, in OUTDIR and in every checkpoint
 LOSS_TYPES = ("dapo", "bnpo", "dr_grpo", "grpo")  # TRL 1.16 loss types; the first three are token-level
@@ -190,6 +191,7 @@ def validate(s: GrpoSettings) -> None:
     if not 0.0 <= s.importance_sampling_min < s.importance_sampling_max:
         raise UsageError(f"settings importance_sampling_min / _max: need 0 <= min < max, got "
                          f"{s.importance_sampling_min} / {s.importance_sampling_max}")
+    check_key_env(s.judge_api_key_env, "setting judge_api_key_env")  # before the settings are written to OUTDIR
     if s.judge == "llm" and not (s.judge_base_url and s.judge_model):
         raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint)")
     if s.use_vllm and s.vllm_mode == "server" and not s.vllm_server_base_url:

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from ltrl_cli.errors import BackendError, UsageError
+from ltrl_cli.keyenv import check_key_env
 from ltrl_cli.llm.base import ChatRequest, ChatResponse, RequestRejected
 from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
@@ -149,8 +150,9 @@ class OpenAIChat:
 
 
 def _read_key(env_name: str | None) -> str | None:
-    if not env_name:
+    if env_name is None:
         return None
+    check_key_env(env_name)  # a key typed as the name is refused, never printed
     key = os.environ.get(env_name)
     if not key:
         raise UsageError(f"--api-key-env {env_name}: the environment variable {env_name} is not set or empty")

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Callable, Optional
 
 import typer
 
+from ltrl_cli import keyenv
 from ltrl_cli.errors import MissingDependency, UsageError
 
 MODEL_BACKENDS = ("openai", "vllm", "hf")
@@ -37,7 +38,7 @@ Model = Annotated[Optional[str], typer.Option(
     "--model", metavar="NAME", rich_help_panel=PANEL,
     help="Model name the endpoint serves (openai), or a model directory or hub id (vllm, hf).")]
 ApiKeyEnv = Annotated[Optional[str], typer.Option(
-    "--api-key-env", metavar="VAR", rich_help_panel=PANEL,
+    "--api-key-env", metavar="VAR", rich_help_panel=PANEL, callback=keyenv.option_callback,
     help="Name of the environment variable holding the API key (the key itself is never printed).")]
 Concurrency = Annotated[int, typer.Option(
     "--concurrency", min=1, metavar="N", rich_help_panel=PANEL, help="Requests in flight at once.")]
