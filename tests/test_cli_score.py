@@ -191,7 +191,8 @@ def test_garbage_verdicts_with_allow_judge_errors(tmp_path):
         assert len(server.requests) == 9  # 3 responses x 3 attempts
     assert result.returncode == 0
     [out] = jsonl(result.stdout)
-    assert all("no 'correct: yes|no' verdict" in r["judge_error"] for r in out["rewards"][:3])
+    assert all("no 'correct: yes|no' verdict with an extracted_final_answer in 3" in r["judge_error"]
+               for r in out["rewards"][:3])
 
 
 def test_timeouts_become_judge_errors(tmp_path):

@@ -17,7 +17,7 @@ from ltrl_cli.errors import BackendError
 @dataclass(frozen=True)
 class ChatRequest:
     messages: list[dict[str, Any]]
-    temperature: float = 0.0
+    temperature: float | None = 0.0  # None: not sent, the endpoint's own default applies
     top_p: float | None = None
     top_k: int | None = None
     max_tokens: int | None = None
@@ -31,8 +31,8 @@ class ChatRequest:
 
     def payload(self) -> dict[str, Any]:
         """The request as JSON-able data (the cache key is a hash of this plus the model)."""
-        body: dict[str, Any] = {"messages": self.messages, "temperature": self.temperature}
-        for key in ("top_p", "top_k", "max_tokens", "seed", "stop", "tools"):
+        body: dict[str, Any] = {"messages": self.messages}
+        for key in ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop", "tools"):
             value = getattr(self, key)
             if value is not None:
                 body[key] = value

@@ -83,12 +83,13 @@ class HFChat:
 
     def _sampling(self, request: ChatRequest, max_new: int) -> dict[str, Any]:
         eos = self.tokenizer.eos_token_id
+        sample = (request.temperature or 0) > 0  # None (the caller left it to us): greedy
         settings: dict[str, Any] = {
             "max_new_tokens": max_new,
-            "do_sample": request.temperature > 0,
+            "do_sample": sample,
             "pad_token_id": self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
         }
-        if request.temperature > 0:
+        if sample:
             settings["temperature"] = request.temperature
             settings["top_p"] = request.top_p if request.top_p is not None else 1.0
             settings["top_k"] = request.top_k if request.top_k is not None else 0

@@ -88,8 +88,8 @@ class VLLMChat:
         return [r for r in responses if r is not None]
 
     def _sampling(self, request: ChatRequest) -> Any:
-        params: dict[str, Any] = {"temperature": request.temperature}
-        for key in ("top_p", "top_k", "max_tokens", "seed", "stop"):
+        params: dict[str, Any] = {}
+        for key in ("temperature", "top_p", "top_k", "max_tokens", "seed", "stop"):
             value = getattr(request, key)
             if value is not None:
                 params[key] = value

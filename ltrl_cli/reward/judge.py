@@ -4,8 +4,8 @@ Three judges share one protocol (`name`, `async judge(question, content, label)`
 - `exact`: normalised exact match (lower-case, punctuation and articles removed, white
   space collapsed) of the answer extracted from the content;
 - `contains`: the normalised label appears in the normalised answer as whole words;
-- `llm`: an LLM reads the question, the response and the correct answer in the method's
-  prompt style and ends with `correct: yes|no`.
+- `llm`: an LLM reads the question, the correct answer and the response, and answers in
+  the authors' grader format (`extracted_final_answer:`, `reasoning:`, `correct: yes|no`).
 
 A verdict that could not be obtained is `Verdict(correct=None, error=...)`: visible to the
 caller, never a silent 0.
@@ -128,37 +128,100 @@ class RuleJudge:
 
 # ---------------------------------------------------------------- the LLM judge
 
+# The grader format of HLE / BrowseComp that the authors' judge uses: three labelled fields
+# in this order, with these criteria. The wording is ltrl's own.
 JUDGE_PROMPT = """\
-Judge whether the response below answers the question correctly, using the correct answer given.
+Decide whether the [response] below answers the [question] correctly, judged only against \
+the [correct_answer], which is precise and unambiguous.
 
 [question]: {question}
 
+[correct_answer]: {correct_answer}
+
 [response]: {response}
 
-[correct_answer]: {label}
+Reply with the three fields below, in this order, each starting with its label.
 
-First, write `extracted_final_answer:` followed by the final answer the response gives, \
-copied exactly; write None if the response gives no final answer.
+extracted_final_answer: the final answer stated in the [response], copied exactly. Write \
+None if the response states no exact final answer.
 
-Then write `reasoning:` and explain only whether the extracted answer matches the correct \
-answer. Do not solve the question yourself and do not argue for another answer; only look \
-for meaningful differences between the two. A numerical answer counts as matching when it \
-is within a small margin (about 1%, or the rounding the correct answer uses). An answer that \
-is ambiguous, hedges between several answers, or is missing does not match.
+reasoning: explain whether extracted_final_answer agrees with [correct_answer], looking \
+only for meaningful differences between the two. Do not discuss the background of the \
+question, do not try to solve it, and do not argue for an answer other than [correct_answer].
 
-Finally, end with one line, exactly `correct: yes` if the extracted answer matches the \
-correct answer, or `correct: no` otherwise."""
+correct: yes if extracted_final_answer agrees with [correct_answer], or for a numerical \
+question lies within a small margin of error of it; no otherwise, that is when the two are \
+inconsistent, ambiguous or not equivalent, or the extracted answer is wrong."""
 
-# `correct: yes`, `**Correct:** Yes.`, `- correct: [NO]`: markup, case and trailing
-# punctuation are tolerated; the line must start with the word so that prose such as
-# "the response is correct: yes and no" elsewhere is not taken for the verdict.
+PLACEHOLDERS = ("question", "correct_answer", "response")
+_PLACEHOLDER = re.compile(r"\{(question|correct_answer|label|response)\}")
+
+# The authors' rule: the FIRST `correct: yes|no` anywhere in the reply (up to two `*`
+# either side of the word, any case; so `**correct:** yes` is no verdict) and the first
+# `extracted_final_answer: <something>`; a reply counts only when both are there.
+_STRICT_VERDICT = re.compile(r"\*{0,2}correct\*{0,2}\s*:\s*(no|yes)", re.IGNORECASE)
+_STRICT_EXTRACTED = re.compile(r"\*{0,2}extracted_final_answer\*{0,2}\s*:\s*(.+)", re.IGNORECASE)
+
+# The tolerant reading (--judge-parse tolerant): `correct: yes`, `**Correct:** **Yes**.`,
+# `- correct: [NO]`: markup, case and trailing punctuation are accepted; the line must start
+# with the word, so prose such as "the response is correct: yes and no" is not a verdict;
+# the LAST verdict line wins and no extracted answer is needed.
 _VERDICT = re.compile(r"^[\s>#*_`\-\[]*correct[\s*_`\]]*[:：][\s*_`\[\"']*(yes|no)\b", re.IGNORECASE | re.MULTILINE)
 _EXTRACTED = re.compile(r"^[\s>#*_`\-]*extracted[_ ]final[_ ]answer[\s*_`]*[:：]\s*(.*?)\s*$",
                         re.IGNORECASE | re.MULTILINE)
 
+PARSERS = ("strict", "tolerant")
+# How an endpoint is told not to think. vLLM, SGLang and llama.cpp pass
+# `chat_template_kwargs` to the chat template (Qwen3's reads `enable_thinking`); some hosted
+# APIs take `thinking: {"type": "disabled"}` (what the authors' server sends); OpenAI's own
+# API refuses unknown fields, hence `none`.
+NO_THINK = {
+    "chat-template": {"chat_template_kwargs": {"enable_thinking": False}},
+    "thinking-disabled": {"thinking": {"type": "disabled"}},
+    "none": {},
+}
 
-def parse_verdict(text: str) -> bool | None:
-    """The last `correct: yes|no` line of a judge's reply; None when there is none.
+
+def fill_prompt(prompt: str, question: str | None, correct_answer: str, response: str) -> str:
+    """The prompt with its placeholders replaced in one pass (a response that contains
+    `{question}` stays as written; other braces in the prompt are left alone).
+
+    >>> fill_prompt("Q {question} A {correct_answer} R {response} {x}", "q", "a", "{question}")
+    'Q q A a R {question} {x}'
+    """
+    values = {"question": question or "(not given)", "correct_answer": correct_answer, "label": correct_answer,
+              "response": response}
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], prompt)
+
+
+def check_prompt(prompt: str, source: str = "the judge prompt") -> str:
+    """A judge prompt must name all three placeholders."""
+    missing = [p for p in PLACEHOLDERS if "{" + p + "}" not in prompt]
+    if missing:
+        raise UsageError(f"{source} lacks the placeholder(s) " + ", ".join("{" + p + "}" for p in missing))
+    return prompt
+
+
+def parse_strict(text: str | None) -> tuple[bool | None, str | None]:
+    """(verdict, extracted answer) by the authors' rule; verdict None unless BOTH fields are there.
+
+    >>> parse_strict("extracted_final_answer: Paris\\nreasoning: ok\\ncorrect: yes\\ncorrect: no")
+    (True, 'Paris')
+    >>> parse_strict("**extracted_final_answer:** Paris\\n**correct:** yes")
+    (None, 'Paris')
+    >>> parse_strict("correct: yes")
+    (None, None)
+    """
+    verdict = _STRICT_VERDICT.search(text or "")
+    extracted = _STRICT_EXTRACTED.search(text or "")
+    answer = extracted.group(1).strip("*_` \t") if extracted else None  # markup off, for the record
+    if not (verdict and extracted):
+        return None, answer
+    return verdict.group(1).lower() == "yes", answer
+
+
+def parse_verdict(text: str | None) -> bool | None:
+    """The tolerant reading: the last `correct: yes|no` line of a judge's reply; None when there is none.
 
     >>> parse_verdict("reasoning: fine\\n**Correct:** **Yes**.")
     True
@@ -171,7 +234,7 @@ def parse_verdict(text: str) -> bool | None:
     return found[-1].lower() == "yes" if found else None
 
 
-def parse_extracted(text: str) -> str | None:
+def parse_extracted(text: str | None) -> str | None:
     """The judge's `extracted_final_answer:` line, without markup; None when absent or None.
 
     >>> parse_extracted("**extracted_final_answer:** Paris\\ncorrect: yes")
@@ -184,43 +247,56 @@ def parse_extracted(text: str) -> str | None:
     return None if value.lower() in ("", "none") else value
 
 
+def parse_tolerant(text: str | None) -> tuple[bool | None, str | None]:
+    """(verdict, extracted answer) by the tolerant reading."""
+    return parse_verdict(text), parse_extracted(text)
+
+
 class LLMJudge:
     """The method's LLM judge over any backend with `async chat(request)`.
 
-    Endpoint faults are retried (with backoff) by the LLM layer; this class retries only
-    an unparseable verdict, up to `attempts` times. A retry is sampled at
-    `retry_temperature` with a new seed: a deterministic judge would repeat the same
-    unparseable reply, and a response cache would hand it back unchanged.
+    One user message (the prompt with its placeholders filled); only the model and the
+    no-thinking switch are sent unless the caller sets temperature or max_tokens. Endpoint
+    faults are retried (with backoff) by the LLM layer; this class asks again only when a
+    reply holds no verdict, `attempts` asks in all. A repeated ask carries a new cache key,
+    so the response cache cannot hand back the reply that had no verdict.
     """
 
     name = "llm"
 
-    def __init__(self, llm: LLM, *, attempts: int = MAX_ATTEMPTS, temperature: float = 0.0,
-                 retry_temperature: float = 0.7, max_tokens: int | None = None, prompt: str = JUDGE_PROMPT,
-                 parse: Callable[[str | None], bool | None] = None, extract: Callable[[str | None], Any] = None):
-        """`prompt`, `parse` and `extract` default to the method's; a benchmark with its own
-        judge prompt passes its own verdict parser (and no answer extractor)."""
+    def __init__(self, llm: LLM, *, attempts: int = MAX_ATTEMPTS, temperature: float | None = None,
+                 max_tokens: int | None = None, prompt: str = JUDGE_PROMPT, parser: str = "strict",
+                 no_think: str = "chat-template", parse: Callable[[str | None], bool | None] | None = None):
+        """`parse` replaces the verdict reader for a benchmark with its own judge prompt
+        (it returns the verdict alone, and no answer is extracted)."""
         if attempts < 1:
             raise ValueError("attempts must be >= 1")
+        if parser not in PARSERS:
+            raise UsageError(f"--judge-parse {parser!r}: choose one of {', '.join(PARSERS)}")
+        if no_think not in NO_THINK:
+            raise UsageError(f"--judge-no-think {no_think!r}: choose one of {', '.join(NO_THINK)}")
         self.llm = llm
         self.model = getattr(llm, "model", None)
         self.attempts = attempts
         self.temperature = temperature
-        self.retry_temperature = retry_temperature
         self.max_tokens = max_tokens
         self.prompt = prompt
-        self.parse = parse or parse_verdict
-        self.extract = extract or (parse_extracted if parse is None else None)
-        self.expected = "'correct: yes|no' verdict" if parse is None else "verdict"  # for the error
+        self.extra = NO_THINK[no_think]
+        if parse is not None:
+            self.read, self.expected = (lambda text: (parse(text), None)), "verdict"
+        elif parser == "strict":
+            self.read, self.expected = parse_strict, "'correct: yes|no' verdict with an extracted_final_answer"
+        else:
+            self.read, self.expected = parse_tolerant, "'correct: yes|no' verdict"
 
     def request(self, question: str | None, content: str, label: str, attempt: int = 0) -> ChatRequest:
-        """The chat request for one attempt (attempt 0 at the configured temperature)."""
-        text = self.prompt.format(question=question or "(not given)", response=content, label=label)
+        """The chat request for one ask (`attempt` tells repeated asks apart in the cache only)."""
         return ChatRequest(
-            messages=[{"role": "user", "content": text}],
-            temperature=self.temperature if attempt == 0 else self.retry_temperature,
-            seed=None if attempt == 0 else attempt,
+            messages=[{"role": "user", "content": fill_prompt(self.prompt, question, label, content)}],
+            temperature=self.temperature,
             max_tokens=self.max_tokens,
+            extra=self.extra,
+            cache_key=None if attempt == 0 else ("judge-ask", attempt),
         )
 
     async def judge(self, question: str | None, content: str, label: str) -> Verdict:
@@ -231,9 +307,8 @@ class LLMJudge:
             except Exception as exc:  # the LLM layer already retried: report, never score 0
                 return Verdict(None, error=f"judge endpoint failed: {_reason(exc)}", raw=raw, attempts=attempt + 1)
             raw = response.content
-            correct = self.parse(raw)
+            correct, answer = self.read(raw)
             if correct is not None:
-                answer = self.extract(raw) if self.extract else None
                 return Verdict(correct, answer=answer, raw=raw, attempts=attempt + 1)
         return Verdict(None, error=f"no {self.expected} in {self.attempts} judge replies", raw=raw,
                        attempts=self.attempts)

@@ -144,7 +144,7 @@ def invoke(*args: str, input: bytes | None = None) -> Ran:
 
 _AA = re.compile(r"The OFFICIAL ANSWER: (.*)\nCANDIDATE ANSWER TO ASSESS: (.*)\n\nReply only", re.S)
 _FRAMES = re.compile(r"- Predicted Answer: (.*)\n- Ground Truth Answer: (.*)\n===Output", re.S)
-_LTR = re.compile(r"\[response\]: (.*)\n\n\[correct_answer\]: (.*?)\n\n", re.S)
+_LTR = re.compile(r"\[correct_answer\]: (.*?)\n\n\[response\]: (.*)\n\nReply with the three fields", re.S)
 
 
 class Oracle:
@@ -182,11 +182,12 @@ class Oracle:
 
     def _judge(self, text: str) -> str | None:
         for pattern, reply in ((_AA, ("CORRECT", "INCORRECT")), (_FRAMES, ("Decision: TRUE", "Decision: FALSE")),
-                               (_LTR, ("correct: yes", "correct: no"))):
+                               (_LTR, ("extracted_final_answer: (as given)\ncorrect: yes",
+                                       "extracted_final_answer: (as given)\ncorrect: no"))):
             match = pattern.search(text)
             if match:
                 first, second = match.group(1), match.group(2)
-                official, candidate = (first, second) if pattern is _AA else (second, first)
+                official, candidate = (second, first) if pattern is _FRAMES else (first, second)
                 same = normalize_answer(candidate) == normalize_answer(official)
                 return f"Explanation: compared.\n{reply[0] if same else reply[1]}"
         return None

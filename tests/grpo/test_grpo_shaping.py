@@ -68,8 +68,8 @@ def test_llm_judge_failures_become_exclusions():
     # The fake judge answers "correct: yes" for Paris, and never gives a verdict for Rome.
     def handler(body):
         prompt = body["messages"][0]["content"]
-        return completion("extracted_final_answer: Paris\ncorrect: yes" if "Paris" in prompt.split("[correct")[0]
-                          .split("[response]:")[1] else "I cannot decide.")
+        return completion("extracted_final_answer: Paris\ncorrect: yes" if "Paris" in prompt.split("[response]:")[1]
+                          else "I cannot decide.")
 
     from ltrl_cli.llm.openai import OpenAIChat
 

@@ -66,7 +66,7 @@ def test_make_judge():
         make_judge("vibes")
 
 
-# ---------------------------------------------------------------- verdict parsing
+# ---------------------------------------------------------------- the tolerant reading (--judge-parse tolerant)
 
 @pytest.mark.parametrize("reply, expected", [
     ("extracted_final_answer: Paris\nreasoning: same\ncorrect: yes", True),
@@ -125,17 +125,82 @@ def test_llm_judge_prompt_and_success():
     verdict = run_judge(llm)
     assert (verdict.correct, verdict.answer, verdict.attempts, verdict.error) == (True, "Paris", 1, None)
     prompt = llm.requests[0].messages[0]["content"]
-    for part in ("Capital of France?", "It is Paris.", "[correct_answer]: Paris", "correct: yes", "margin"):
+    for part in ("Capital of France?", "It is Paris.", "[correct_answer]: Paris", "margin"):
         assert part in prompt
-    assert llm.requests[0].temperature == 0.0 and llm.requests[0].seed is None
+    # The three fields are asked for in the authors' order.
+    assert prompt.index("extracted_final_answer:") < prompt.index("reasoning:") < prompt.index("correct: yes")
+    # Nothing but the model and the no-thinking switch: no sampling parameters of ours.
+    payload = llm.requests[0].payload()
+    assert set(payload) == {"messages", "chat_template_kwargs"}
+    assert payload["chat_template_kwargs"] == {"enable_thinking": False}
 
 
-def test_llm_judge_retries_unparseable_verdicts_with_new_samples():
-    llm = ScriptedLLM(["I am not sure.", "correct: no"])
+def test_llm_judge_asks_again_with_a_new_cache_key():
+    llm = ScriptedLLM(["I am not sure.", "extracted_final_answer: Lyon\ncorrect: no"])
     verdict = run_judge(llm)
     assert (verdict.correct, verdict.attempts) == (False, 2)
-    retry = llm.requests[1]
-    assert retry.seed == 1 and retry.temperature == 0.7  # differs from attempt 0, so a cache cannot replay it
+    first, retry = llm.requests
+    assert first.payload() == retry.payload() and first.cache_key != retry.cache_key  # a cache cannot replay it
+
+
+@pytest.mark.parametrize("no_think, extra", [("chat-template", {"chat_template_kwargs": {"enable_thinking": False}}),
+                                             ("thinking-disabled", {"thinking": {"type": "disabled"}}),
+                                             ("none", {})])
+def test_llm_judge_no_think_switch_and_user_sampling(no_think, extra):
+    llm = ScriptedLLM(["extracted_final_answer: x\ncorrect: yes"])
+    run_judge(llm, no_think=no_think, temperature=0.2, max_tokens=64)
+    payload = llm.requests[0].payload()
+    assert payload == {"messages": payload["messages"], "temperature": 0.2, "max_tokens": 64, **extra}
+
+
+# ---------------------------------------------------------------- the authors' parsing rule (strict, default)
+
+@pytest.mark.parametrize("reply, expected", [
+    ("extracted_final_answer: Paris\nreasoning: same\ncorrect: yes", (True, "Paris")),
+    ("extracted_final_answer: Lyon\nreasoning: differs\nCORRECT: No", (False, "Lyon")),
+    # bold: up to two * either side of the word `correct`, but not between the colon and the word
+    ("**extracted_final_answer**: Paris\n**correct**: yes", (True, "Paris")),
+    ("extracted_final_answer: Paris\n**correct:** yes", (None, "Paris")),
+    ("**extracted_final_answer:** Paris\ncorrect: yes", (True, "Paris")),  # the value starts "** ": found
+    # repeated: the FIRST verdict counts, whatever follows
+    ("extracted_final_answer: Paris\ncorrect: yes\non reflection\ncorrect: no", (True, "Paris")),
+    ("extracted_final_answer: A\nextracted_final_answer: B\ncorrect: no", (False, "A")),
+    # `correct` inside another word still matches, as theirs does
+    ("extracted_final_answer: x\nreasoning: it is incorrect: no match", (False, "x")),
+    # missing fields: no verdict
+    ("reasoning: same\ncorrect: yes", (None, None)),
+    ("extracted_final_answer: Paris\nreasoning: same", (None, "Paris")),
+    ("extracted_final_answer: Paris\ncorrect: maybe", (None, "Paris")),
+    ("", (None, None)),
+    # `None` is an extracted answer like any other: the verdict stands
+    ("extracted_final_answer: None\nreasoning: nothing given\ncorrect: no", (False, "None")),
+])
+def test_parse_strict(reply, expected):
+    assert J.parse_strict(reply) == expected
+
+
+def test_strict_judge_asks_three_times_then_gives_up():
+    llm = ScriptedLLM(["correct: yes", "**correct:** yes\nextracted_final_answer: x", "extracted_final_answer: x"])
+    verdict = run_judge(llm)
+    assert verdict.correct is None and verdict.attempts == 3 and "extracted_final_answer" in verdict.error
+
+
+def test_tolerant_parser_behind_the_switch():
+    llm = ScriptedLLM(["**Correct:** **Yes**."])
+    assert run_judge(llm, parser="tolerant").correct is True
+
+
+def test_custom_prompt_word_for_word():
+    prompt = "Q={question} | A={correct_answer} | R={response} | {\"json\": 1}"
+    llm = ScriptedLLM(["extracted_final_answer: x\ncorrect: no"])
+    run_judge(llm, prompt=prompt, content="resp {question}")
+    assert llm.requests[0].messages[0]["content"] == 'Q=Capital of France? | A=Paris | R=resp {question} | {"json": 1}'
+
+
+def test_prompt_file_must_have_the_placeholders():
+    assert J.check_prompt(J.JUDGE_PROMPT) == J.JUDGE_PROMPT
+    with pytest.raises(UsageError, match=r"lacks the placeholder\(s\) \{correct_answer\}"):
+        J.check_prompt("{question} {response} {label}")
 
 
 def test_llm_judge_gives_up_after_three_garbage_replies():
@@ -193,11 +258,11 @@ def test_http_judge_garbage_verdicts_then_error():
     with FakeOpenAI(lambda body: completion("The response looks fine to me.")) as server:
         verdict = judge_over_http(server)
         assert verdict.correct is None and verdict.attempts == 3 and len(server.requests) == 3
-        assert [r.get("seed") for r in server.requests] == [None, 1, 2]
+        assert all("temperature" not in r and "seed" not in r for r in server.requests)
 
 
 def test_http_judge_recovers_after_one_garbage_reply():
-    replies = {1: completion("hmm"), 2: completion("correct: **No**")}
+    replies = {1: completion("hmm"), 2: completion("extracted_final_answer: Ada\ncorrect: No")}
     with FakeOpenAI(lambda body, n: replies[n]) as server:
         verdict = judge_over_http(server)
         assert (verdict.correct, verdict.attempts) == (False, 2)
