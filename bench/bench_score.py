@@ -194,7 +194,8 @@ def bench_server(args: argparse.Namespace) -> None:
                        "extra_reward_info": {"question": "Which city?",
                                              "rubrics": ["France", "Seine", "Louvre", "Europe", "Napoleon"],
                                              "rubric_reward_ratio": 0.3, "rubric_use_content": True,
-                                             "rubric_use_reasoning_content": True}}).encode()
+                                             "rubric_use_reasoning_content": True,
+                                             "dataset_name": "longqa"}}).encode()
     with contextlib.ExitStack() as stack:
         judge_args = ["--judge", "contains"]
         if args.judge == "llm":

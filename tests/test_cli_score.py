@@ -275,3 +275,25 @@ def test_streams_a_record_before_stdin_closes():
         proc.stdin.close()
         proc.wait(timeout=60)
     assert proc.returncode == 0
+
+
+def test_as_server_scores_each_response_as_post_evaluate():
+    import asyncio
+    import json
+
+    from ltrl_cli.reward.judge import RuleJudge
+    from ltrl_cli.reward.scoring import ScoreOptions
+    from ltrl_cli.reward.service import RewardService
+
+    record = {**GROUP, "responses": [*GROUP["responses"], "Paris, by the Seine", "<think>a</think>b</think>Paris"]}
+    [out] = scored("--judge", "contains", "--as-server", "--rubric-on", "both", records=[record])
+    service = RewardService(RuleJudge("contains"), ScoreOptions())
+    info = {"question": GROUP["question"], "rubrics": GROUP["rubrics"], "rubric_reward_ratio": 0.3,
+            "rubric_use_content": True, "rubric_use_reasoning_content": True, "dataset_name": "longqa"}
+    for response, reward in zip(record["responses"], out["rewards"]):
+        body = json.dumps({"label": "Paris", "extra_reward_info": info, "response": response}).encode()
+        expected = asyncio.run(service.evaluate(body))
+        assert {k: reward[k] for k in expected} == pytest.approx(expected), response
+    # No group shaping; a response without </think> is all content (judged: 1.0), unlike the default.
+    assert "rubric_reward_normalized" not in out["rewards"][0] and out["rewards"][4]["outcome_reward"] == 1.0
+    assert out["score"]["as_server"] is True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -34,6 +35,23 @@ JudgeName = Annotated[str, typer.Option(
     "--judge", rich_help_panel=REWARD, metavar="JUDGE",
     help="Outcome judge: exact (normalised exact match), contains (label as whole words), "
          "llm (the method's LLM judge at --base-url/--model).")]
+JudgeParse = Annotated[str, typer.Option(
+    "--judge-parse", rich_help_panel=REWARD, metavar="HOW",
+    help="Reading the LLM judge's reply: strict (the authors' rule: the first `correct: yes|no` and an "
+         "`extracted_final_answer:` are both needed) or tolerant (the last `correct:` line, markdown allowed).")]
+JudgeNoThink = Annotated[str, typer.Option(
+    "--judge-no-think", rich_help_panel=REWARD, metavar="HOW",
+    help="How the LLM judge is told not to think: chat-template (chat_template_kwargs enable_thinking false: "
+         "vLLM, SGLang, llama.cpp), thinking-disabled (thinking type disabled: some hosted APIs), none.")]
+JudgePromptFile = Annotated[Optional[Path], typer.Option(
+    "--judge-prompt-file", rich_help_panel=REWARD, metavar="FILE",
+    help="The LLM judge's prompt, used word for word, with {question}, {correct_answer} and {response} "
+         "placeholders.")]
+AsServer = Annotated[bool, typer.Option(
+    "--as-server", rich_help_panel=REWARD,
+    help="Score each response exactly as the reward server's POST /evaluate does (the authors' rules): split at "
+         "the first </think> (none: all content), judge after the last, reward (1-alpha)*outcome + alpha*rubric "
+         "(--mode longrlvr: chunk-id F-beta), no group shaping.")]
 AllowJudgeErrors = Annotated[bool, typer.Option(
     "--allow-judge-errors", rich_help_panel=REWARD,
     help="Exit 0 even when some verdicts could not be obtained (they stay marked `judge_error`).")]
@@ -58,15 +76,32 @@ Port = Annotated[int, typer.Option("--port", min=0, max=65535, rich_help_panel=S
                                    help="Port to listen on (0: any free port, printed on stderr).")]
 Host = Annotated[str, typer.Option("--host", rich_help_panel=SERVER,
                                    help="Address to bind (loopback unless you say otherwise).")]
+OnJudgeError = Annotated[str, typer.Option(
+    "--on-judge-error", rich_help_panel=SERVER, metavar="WHAT",
+    help="When the judge gives no verdict: error (answer 502 with the cause) or zero (outcome 0, as the "
+         "authors' server does; counted, logged, and shown by GET /health).")]
+MaxBodyMb = Annotated[float, typer.Option(
+    "--max-body-mb", min=0.001, rich_help_panel=SERVER, metavar="MB",
+    help="Largest request body, in MiB; a larger one is answered 413.")]
+HeaderTimeout = Annotated[float, typer.Option(
+    "--header-timeout", min=0.1, rich_help_panel=SERVER, metavar="SECONDS",
+    help="A connection that sends no whole request head for this long (from its start or its last answer) is "
+         "closed.")]
+BodyTimeout = Annotated[float, typer.Option(
+    "--body-timeout", min=0.1, rich_help_panel=SERVER, metavar="SECONDS",
+    help="A request body not received within this time is answered 408 and its connection closed.")]
 
 
 @app.command("score")
 def score_command(
     mode: Mode = "positive-only", alpha: Alpha = 0.3, eval_mode: EvalMode = False, rubric_on: RubricOn = "content",
-    thinking: Thinking = True, judge: JudgeName = "exact", allow_judge_errors: AllowJudgeErrors = False,
+    thinking: Thinking = True, as_server: AsServer = False, judge: JudgeName = "exact",
+    judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
+    judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
     label_key: LabelKey = "label", rubrics_key: RubricsKey = "rubrics", question_key: QuestionKey = "question",
     response_key: ResponseKey = None, group_key: GroupKey = "id", truncated_key: TruncatedKey = "truncated",
-    serve: Serve = False, port: Port = 8000, host: Host = "127.0.0.1",
+    serve: Serve = False, port: Port = 8000, host: Host = "127.0.0.1", on_judge_error: OnJudgeError = "error",
+    max_body_mb: MaxBodyMb = 64.0, header_timeout: HeaderTimeout = 30.0, body_timeout: BodyTimeout = 60.0,
     backend: Backend = "openai", base_url: BaseUrl = None, model: Model = None, api_key_env: ApiKeyEnv = None,
     concurrency: Concurrency = 32, timeout: Timeout = 120.0, max_retries: MaxRetries = 6,
     temperature: Temperature = None, max_tokens: MaxTokens = None, cache: CachePath = None, no_cache: NoCache = False,
@@ -88,18 +123,23 @@ def score_command(
         --rubrics-key metadata.rubrics --eval < outputs.jsonl
       ltrl score --serve --port 8080 --judge llm --base-url http://localhost:8000/v1 --model judge
     """
-    from ltrl_cli.errors import LtrlError
+    from ltrl_cli.errors import LtrlError, UsageError
     from ltrl_cli.llm.options import LLMOptions
     from ltrl_cli.stages.score import Keys
 
     with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
-        options = _score_options(mode, alpha, eval_mode, rubric_on, thinking)
-        the_judge = _make_judge(judge, LLMOptions.pick(locals()))
+        options = _score_options(mode, alpha, eval_mode, rubric_on, thinking, as_server)
+        the_judge = _make_judge(judge, LLMOptions.pick(locals()), judge_parse, judge_no_think, judge_prompt_file)
         if serve:
-            from ltrl_cli.reward.server import serve_forever
+            from ltrl_cli.reward.server import Limits, serve_forever
 
-            serve_forever(the_judge, options, host=host, port=port, concurrency=concurrency)
-            return
+            if on_judge_error not in ("error", "zero"):
+                raise UsageError(f"--on-judge-error {on_judge_error!r}: choose error or zero")
+            limits = Limits(max_body=int(max_body_mb * 1024 * 1024), header_timeout=header_timeout,
+                            body_timeout=body_timeout)
+            code = serve_forever(the_judge, options, host=host, port=port, concurrency=concurrency,
+                                 on_judge_error=on_judge_error, limits=limits)
+            raise typer.Exit(code)
         keys = Keys(label=label_key, rubrics=rubrics_key, question=question_key, response=response_key or None,
                     group=group_key, truncated=truncated_key)
         errors = _score_stdin(run, the_judge, options, keys, concurrency, skip_bad)
@@ -109,7 +149,7 @@ def score_command(
                             f"--allow-judge-errors")
 
 
-def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thinking: bool):
+def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thinking: bool, as_server: bool):
     from ltrl_cli.errors import UsageError
     from ltrl_cli.reward.rules import MODES, RUBRIC_ON
     from ltrl_cli.reward.scoring import ScoreOptions
@@ -120,21 +160,22 @@ def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thi
         raise UsageError(f"--rubric-on {rubric_on!r}: choose one of {', '.join(RUBRIC_ON)}")
     if eval_mode:
         mode, alpha = "positive-only", 0.0
-    return ScoreOptions(mode=mode, alpha=alpha, rubric_on=rubric_on, thinking=thinking)
+    return ScoreOptions(mode=mode, alpha=alpha, rubric_on=rubric_on, thinking=thinking, as_server=as_server)
 
 
-def _make_judge(name: str, llm_options):
-    from ltrl_cli.reward.judge import make_judge
+def _make_judge(name: str, llm_options, parser: str, no_think: str, prompt_file):
+    from ltrl_cli.reward.judge import JUDGE_PROMPT, check_prompt, make_judge
 
     if name != "llm":
         return make_judge(name)  # a UsageError for an unknown name
     from ltrl_cli.llm.options import make_llm
 
-    llm = make_llm(llm_options)
-    opts = {"max_tokens": llm_options.max_tokens}
-    if llm_options.temperature is not None:
-        opts["temperature"] = llm_options.temperature
-    return make_judge("llm", llm, **opts)
+    prompt = JUDGE_PROMPT
+    if prompt_file is not None:
+        prompt = check_prompt(prompt_file.read_text(encoding="utf-8"), f"--judge-prompt-file {prompt_file}")
+    # Only what the user set is sent: temperature and max_tokens stay the endpoint's own.
+    return make_judge("llm", make_llm(llm_options), temperature=llm_options.temperature,
+                      max_tokens=llm_options.max_tokens, parser=parser, no_think=no_think, prompt=prompt)
 
 
 def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:

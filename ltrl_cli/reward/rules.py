@@ -16,8 +16,8 @@ The rules are METHOD.md "Reward" (what the authors' reward server computes):
     [1.0, 0.0]
 
 Decisions the method leaves open, fixed here and documented in docs/score.md:
-- an empty rubric list (or one whose entities all normalise to nothing) scores 0.0;
-- an entity that normalises to the empty string is dropped (it cannot be found or missed);
+- an empty rubric list scores 0.0; an entity that normalises to the empty string is always
+  found (the authors' server counts it so);
 - a response with no verdict (outcome None: the judge failed) is *excluded*: its reward
   is None, and it does not take part in the group maximum. It is never scored as 0.
 """
@@ -37,21 +37,22 @@ DEFAULT_MODE = "positive-only"
 DEFAULT_ALPHA = 0.3  # the paper's weight; 0.1 and 0.5 did worse
 
 
-# One token is a run of ASCII word characters or a single CJK ideograph (CJK Unified
-# Ideographs and Extension A, Compatibility Ideographs, Extensions B-F and supplement).
-# Chinese has no spaces, so each ideograph is its own token; then "北京" matches "北京市".
-_TOKEN = re.compile(r"[a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+# One token is a run of ASCII word characters or a single ideograph of the CJK Unified
+# Ideographs block (U+4E00..U+9FFF) and nothing else: the authors' server keeps exactly
+# these, so an ideograph of Extension A or B, like any other script, is dropped. Chinese has
+# no spaces, so each ideograph is its own token; then "北京" matches "北京市".
+_TOKEN = re.compile(r"[a-z0-9_]+|[\u4e00-\u9fff]")
 
 
 def normalize(text: str) -> str:
-    """Lower-case, keep runs of `[a-z0-9_]` and single CJK characters, join with spaces.
+    """Lower-case, keep runs of `[a-z0-9_]` and single U+4E00..U+9FFF ideographs, join with spaces.
 
     >>> normalize("  The Eiffel-Tower (Paris)!! ")
     'the eiffel tower paris'
     >>> normalize("Zürich, 北京市")
     'z rich 北 京 市'
-    >>> normalize("...")
-    ''
+    >>> normalize("...") == normalize("Москва") == normalize("\U00020000") == ""
+    True
     """
     return " ".join(_TOKEN.findall(text.lower()))
 
@@ -59,7 +60,7 @@ def normalize(text: str) -> str:
 def rubric_entities(rubrics: Sequence[str]) -> list[str]:
     """The rubric's normalised entities, as `rubric_recall` searches for them (normalise once
     per group, not once per response)."""
-    return [e for e in (normalize(r) for r in rubrics) if e]
+    return [normalize(r) for r in rubrics]
 
 
 def entity_recall(text: str, entities: Sequence[str]) -> float:
@@ -73,11 +74,12 @@ def entity_recall(text: str, entities: Sequence[str]) -> float:
 def rubric_recall(text: str, rubrics: Sequence[str]) -> float:
     """Fraction of rubric entities whose normalised form is a substring of the normalised text.
 
-    Entities that normalise to "" are dropped; with nothing left the recall is 0.0 (no
-    evidence of the chain is no reward for it). Duplicates count as often as they appear.
+    Found / listed, as the authors' server counts: duplicates count as often as they
+    appear, and an entity that normalises to "" (Cyrillic, Greek, a dash) is a substring of
+    any text, so it is always found. An empty list scores 0.0.
 
-    >>> rubric_recall("He was born in New York City.", ["new york", "Boston", "--"])
-    0.5
+    >>> rubric_recall("He was born in New York City.", ["new york", "Boston", "--", "Москва"])
+    0.75
     >>> rubric_recall("anything", [])
     0.0
     """

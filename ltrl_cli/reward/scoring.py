@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from ltrl_cli.errors import BadInput
+from ltrl_cli.reward import evaluate as E
 from ltrl_cli.reward import rules as R
 from ltrl_cli.reward.judge import Judge, Verdict
 
@@ -27,6 +28,7 @@ class ScoreOptions:
     alpha: float = R.DEFAULT_ALPHA
     rubric_on: str = "content"
     thinking: bool = True  # responses come from a reasoning model (`... </think> answer`)
+    as_server: bool = False  # each response scored as the reward server's /evaluate (evaluate.py)
 
     @property
     def uses_rubric(self) -> bool:
@@ -36,6 +38,8 @@ class ScoreOptions:
     def describe(self, judge: Judge) -> dict[str, Any]:
         """The `score` provenance block written into each record."""
         info = {"mode": self.mode, "alpha": self.alpha, "rubric_on": self.rubric_on, "judge": judge.name}
+        if self.as_server:
+            info["as_server"] = True
         model = getattr(judge, "model", None)
         if model:
             info["judge_model"] = model
@@ -49,9 +53,11 @@ def check_label(label: Any, name: str) -> str:
     return str(label)
 
 
-def check_rubrics(rubrics: Any, name: str) -> list[str]:
-    if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
-        raise BadInput(f"field '{name}' must be a list of strings")
+def check_rubrics(rubrics: Any, name: str, *, chunk_ids: bool = False) -> list:
+    """Gold entities: a list of strings (or, for longrlvr chunk rewards, of chunk ids)."""
+    kinds = (str, int) if chunk_ids else (str,)
+    if not isinstance(rubrics, list) or not all(isinstance(r, kinds) and not isinstance(r, bool) for r in rubrics):
+        raise BadInput(f"field '{name}' must be a list of " + ("chunk ids" if chunk_ids else "strings"))
     return rubrics
 
 
@@ -106,3 +112,36 @@ def _with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
     if verdict.error:
         reward["judge_error"] = verdict.error
     return reward
+
+
+# ---------------------------------------------------------------- as the reward server does
+
+def server_info(options: ScoreOptions, question: str | None, rubrics: Sequence[Any]) -> dict:
+    """The `extra_reward_info` the reward server would get for these options."""
+    info = {"rubrics": list(rubrics), "rubric_reward_ratio": options.alpha,
+            "rubric_use_content": options.rubric_on in ("content", "both"),
+            "rubric_use_reasoning_content": options.rubric_on in ("reasoning", "both"),
+            "dataset_name": E.LONGRLVR if options.mode == E.LONGRLVR else "longqa"}
+    if question is not None:
+        info["question"] = question
+    return info
+
+
+async def score_as_server(judge: Judge, question: str | None, label: str, response: str, rubrics: Sequence[Any],
+                          options: ScoreOptions, *, limit: asyncio.Semaphore) -> dict:
+    """One response scored as `POST /evaluate` in response mode scores it; a verdict that
+    could not be obtained leaves reward and outcome None with `judge_error`."""
+    try:
+        plan = E.plan(E.from_response(response, label, server_info(options, question, rubrics)))
+    except E.BadRequest as exc:
+        raise BadInput(str(exc).replace("extra_reward_info.", "")) from None
+    if plan.judged is None:
+        skipped = "no final content" if plan.eta < 1 else "alpha 1: outcome not used"
+        return {**E.answer(plan, 0.0), "judge": {"name": judge.name, "correct": None, "skipped": skipped}}
+    async with limit:
+        verdict = await judge.judge(plan.question, plan.judged, label)
+    if verdict.correct is None:
+        return {"reward": None, "outcome_reward": None, "rubric_reward": plan.rubric,
+                **_with_judge({}, judge, verdict)}
+    return {**E.answer(plan, float(verdict.correct)), **_with_judge({}, judge, verdict)}
+

@@ -20,7 +20,7 @@ from ltrl_cli.errors import BadInput
 from ltrl_cli.io import ReaderStats, get_path
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.reward.scoring import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
-                                     reward_objects)
+                                     reward_objects, score_as_server)
 
 _MISSING = object()
 
@@ -65,8 +65,9 @@ def _label(record: dict, keys: Keys) -> str:
     return check_label(_field(record, keys.label), keys.label)
 
 
-def _rubrics(record: dict, keys: Keys, options: ScoreOptions) -> list[str]:
-    return check_rubrics(_field(record, keys.rubrics, _MISSING if options.uses_rubric else []), keys.rubrics)
+def _rubrics(record: dict, keys: Keys, options: ScoreOptions) -> list:
+    rubrics = _field(record, keys.rubrics, _MISSING if options.uses_rubric else [])
+    return check_rubrics(rubrics, keys.rubrics, chunk_ids=options.as_server and options.mode == "longrlvr")
 
 
 def _question(record: dict, keys: Keys) -> str | None:
@@ -96,8 +97,12 @@ def _truncated(record: dict, keys: Keys, count: int) -> list[bool]:
 def check_record(record: dict, keys: Keys, options: ScoreOptions) -> Item:
     """Validate one record into an Item; BadInput (without a line number) when unusable."""
     responses, single = _responses(record, keys)
+    question = _question(record, keys)
+    if question is None and options.as_server and options.alpha < 1:
+        raise BadInput(f"missing field '{keys.question}' (with --as-server the judge is asked the question, "
+                       "as the reward server asks it)")
     return Item([record], responses, _label(record, keys), _rubrics(record, keys, options),
-                _question(record, keys), _truncated(record, keys, len(responses)), single)
+                question, _truncated(record, keys, len(responses)), single)
 
 
 def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: ReaderStats | None = None,
@@ -148,9 +153,14 @@ def _merge(group: Item, item: Item) -> None:
 
 async def score_item(item: Item, judge: Judge, options: ScoreOptions, limit: asyncio.Semaphore) -> list[dict]:
     """Judge and score one Item; returns its records with `rewards` / `reward` added."""
-    verdicts = await judge_responses(judge, item.question, item.label, item.responses,
-                                        thinking=options.thinking, limit=limit)
-    scored = reward_objects(judge, item.responses, verdicts, item.rubrics, options, item.truncated)
+    if options.as_server:
+        scored = list(await asyncio.gather(*(
+            score_as_server(judge, item.question, item.label, r, item.rubrics, options, limit=limit)
+            for r in item.responses)))
+    else:
+        verdicts = await judge_responses(judge, item.question, item.label, item.responses,
+                                         thinking=options.thinking, limit=limit)
+        scored = reward_objects(judge, item.responses, verdicts, item.rubrics, options, item.truncated)
     provenance = options.describe(judge)
     if not item.grouped_lines:
         return [{**item.records[0], "rewards": scored, "score": provenance}]

@@ -22,7 +22,7 @@ TEXT = st.text(ALPHABET, max_size=40)
 ASCII = st.text(st.sampled_from(list("abcdeXYZ0129_ -.,!?")), max_size=40)
 # No deadline: the suite runs on a shared 2-core machine where one slow example is not a bug.
 PROPERTY = settings(deadline=None, max_examples=100)
-TOKEN_RE = re.compile(r"^([a-z0-9_]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f])$")
+TOKEN_RE = re.compile(r"^([a-z0-9_]+|[\u4e00-\u9fff])$")
 
 
 def test_doctests_pass():
@@ -82,9 +82,16 @@ def test_recall_hand_cases():
 
 
 def test_recall_empty_rubric_and_empty_entities():
+    # The authors' server: an entity that normalises to "" is a substring of any text, so found.
     assert rubric_recall("anything at all", []) == 0.0
-    assert rubric_recall("anything at all", ["!!", "  "]) == 0.0  # nothing checkable: the empty case
-    assert rubric_recall("anything at all", ["!!", "anything"]) == 1.0  # the empty entity is dropped
+    assert rubric_recall("anything at all", ["!!", "  "]) == 1.0
+    assert rubric_recall("anything at all", ["!!", "nothing"]) == 0.5
+    assert rubric_recall("", ["Москва", "Ελλάδα", "—"]) == 1.0  # no ASCII word, no U+4E00..U+9FFF ideograph
+
+
+def test_normalize_keeps_only_the_unified_cjk_block():
+    assert normalize("北京") == "北 京"
+    assert normalize("\u3400\U00020000\uf900") == ""  # Extension A, B and Compatibility: dropped, as theirs
 
 
 def test_recall_counts_duplicates_as_given():
@@ -93,12 +100,12 @@ def test_recall_counts_duplicates_as_given():
 
 @PROPERTY
 @given(TEXT, st.lists(TEXT, max_size=6))
-def test_recall_is_a_fraction_of_checkable_entities(text, rubrics):
+def test_recall_is_a_fraction_of_listed_entities(text, rubrics):
     value = rubric_recall(text, rubrics)
     assert 0.0 <= value <= 1.0
-    checkable = [r for r in rubrics if normalize(r)]
-    if checkable:
-        assert value * len(checkable) == pytest.approx(round(value * len(checkable)))
+    if rubrics:
+        assert value * len(rubrics) == pytest.approx(round(value * len(rubrics)))
+        assert value >= sum(1 for r in rubrics if not normalize(r)) / len(rubrics)  # "" entities are found
     else:
         assert value == 0.0
 
@@ -106,8 +113,7 @@ def test_recall_is_a_fraction_of_checkable_entities(text, rubrics):
 @PROPERTY
 @given(st.lists(TEXT, min_size=1, max_size=6))
 def test_a_text_made_of_the_entities_finds_them_all(rubrics):
-    expected = 1.0 if any(normalize(r) for r in rubrics) else 0.0
-    assert rubric_recall(" ".join(rubrics), rubrics) == expected
+    assert rubric_recall(" ".join(rubrics), rubrics) == 1.0
 
 
 @PROPERTY

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -67,7 +68,7 @@ def body(**overrides):
     base = {"label": "Paris",
             "extra_reward_info": {"question": "Which city?", "rubrics": ["France", "Seine"],
                                   "rubric_reward_ratio": 0.3, "rubric_use_content": True,
-                                  "rubric_use_reasoning_content": False},
+                                  "rubric_use_reasoning_content": False, "dataset_name": "longqa"},
             "response": "<think>by the Seine</think>Paris, in France"}
     base.update(overrides)
     return base
@@ -76,6 +77,7 @@ def body(**overrides):
 def test_health(server):
     status, data = server.get("/health")
     assert status == 200 and data["status"] == "ok" and data["judge"] == "contains"
+    assert data["on_judge_error"] == "error" and data["max_body"] == 64 * 1024 * 1024
 
 
 def test_evaluate_response(server):
@@ -85,28 +87,18 @@ def test_evaluate_response(server):
     assert data["reward"] == pytest.approx(0.7 + 0.3 * 0.5)  # raw rubric: the trainer shapes groups
 
 
-def test_evaluate_history_with_reasoning_content(server):
+def test_evaluate_history_as_slime_sends_it(server):
     history = [{"role": "user", "content": "long context..."},
                {"role": "assistant", "content": "Paris", "reasoning_content": "France, by the Seine"}]
-    request = body(history=history, extra_reward_info={"rubrics": ["France", "Seine"], "rubric_reward_ratio": 0.5,
-                                                       "rubric_use_content": False,
-                                                       "rubric_use_reasoning_content": True})
+    request = body(history=history)
+    request["extra_reward_info"].update(rubric_reward_ratio=0.5, rubric_use_content=False,
+                                        rubric_use_reasoning_content=True)
     del request["response"]
     status, data = server.post("/evaluate", request)
     assert status == 200 and (data["outcome_reward"], data["rubric_reward"], data["reward"]) == (1.0, 1.0, 1.0)
-
-
-def test_evaluate_wrong_answer_and_no_content(server):
-    status, data = server.post("/evaluate", body(response="</think>Lyon, France"))
-    assert status == 200 and (data["reward"], data["outcome_reward"], data["rubric_reward"]) == (0.0, 0.0, 0.5)
-    status, data = server.post("/evaluate", body(response="<think>Paris Paris Paris"))
-    assert status == 200 and data["reward"] == 0.0 and data["malformed"] and data["empty_content"]
-
-
-def test_evaluate_rubric_switches_off(server):
-    info = {"rubrics": ["France"], "rubric_use_content": False, "rubric_use_reasoning_content": False}
-    status, data = server.post("/evaluate", body(extra_reward_info=info))
-    assert status == 200 and data["rubric_reward"] == 0.0 and data["reward"] == pytest.approx(0.7)
+    history[-1] = {"role": "assistant", "truncated_content": "Paris"}  # a turn cut by the length limit
+    status, data = server.post("/evaluate", request)
+    assert status == 200 and (data["outcome_reward"], data["rubric_reward"], data["reward"]) == (0, 0, 0)
 
 
 def test_evaluate_group_normalises(server):
@@ -127,27 +119,30 @@ def test_evaluate_group_normalises(server):
     ("/evaluate", b"{not json", "not valid JSON"),
     ("/evaluate", b"[1, 2]", "body must be a JSON object"),
     ("/evaluate", {"response": "</think>x"}, "missing field 'label'"),
-    ("/evaluate", {"label": "x"}, "missing field 'history'"),
-    ("/evaluate", {"label": "x", "response": "a", "extra_reward_info": {"rubrics": "France"}}, "list of strings"),
-    ("/evaluate", {"label": "x", "response": "a", "extra_reward_info": {"rubrics": [], "rubric_reward_ratio": 2}},
-     "rubric_reward_ratio"),
-    ("/evaluate", {"label": "x", "response": "a", "extra_reward_info": {}}, "missing field 'extra_reward_info.rubrics'"),
-    ("/evaluate", {"label": "x", "history": [{"role": "user", "content": "q"}]}, "must be the assistant's"),
+    ("/evaluate", {"label": "x", "extra_reward_info": {}}, "missing field 'history'"),
+    ("/evaluate", {"label": "x", "response": "a", "extra_reward_info": {}},
+     "missing field 'extra_reward_info.rubric_reward_ratio'"),
     ("/evaluate_group", {"label": "x", "responses": []}, "non-empty list"),
     ("/evaluate_group", {"label": "x", "response": "a"}, "missing field 'responses'"),
 ])
-def test_bad_requests_get_400_with_a_message(server, path, request_body, message):
+def test_bad_requests_get_400_with_one_line(server, path, request_body, message):
     status, data = server.post(path, request_body)
-    assert status == 400 and message in data["error"]
+    assert status == 400 and message in data["error"] and "\n" not in data["error"]
 
 
-def test_rubric_ratio_zero_needs_no_rubrics(server):
-    status, data = server.post("/evaluate", {"label": "Paris", "response": "</think>Paris",
-                                             "extra_reward_info": {"rubric_reward_ratio": 0}})
-    assert status == 200 and data["reward"] == 1.0
+def test_body_over_the_limit_is_413():
+    srv = Server("--judge", "contains", "--max-body-mb", "0.01")
+    try:
+        status, data = srv.post("/evaluate", body(response="x" * 20_000))
+        assert status == 413 and "--max-body-mb" in data["error"]
+        status, _ = srv.post("/evaluate", body())
+        assert status == 200
+        assert srv.get("/health")[1]["too_large"] == 1
+    finally:
+        srv.stop()
 
 
-def test_judge_failure_is_a_502_and_concurrency_with_an_llm_judge():
+def test_llm_judge_failure_502_without_the_url_then_zero_mode():
     lock, state = threading.Lock(), {"now": 0, "peak": 0}
 
     def handler(request_body):
@@ -160,13 +155,15 @@ def test_judge_failure_is_a_502_and_concurrency_with_an_llm_judge():
         time.sleep(0.3)  # a slow judge: concurrent requests overlap here
         with lock:
             state["now"] -= 1
-        return completion("correct: yes")
+        return completion("extracted_final_answer: Paris\nreasoning: same\ncorrect: yes")
 
     with FakeOpenAI(handler) as judge:
         srv = Server("--judge", "llm", "--base-url", judge.base_url, "--model", "j", "--no-cache", "--max-retries", "1")
         try:
             status, data = srv.post("/evaluate", body(response="</think>FAIL"))
             assert status == 502 and "judge overloaded" in data["error"]
+            port = judge.base_url.split(":")[2].split("/")[0]
+            assert "127.0.0.1" not in data["error"] and port not in data["error"]
             requests = [body(response=f"</think>Paris {i}") for i in range(12)]
             with ThreadPoolExecutor(12) as pool:
                 results = list(pool.map(lambda b: srv.post("/evaluate", b), requests))
@@ -175,9 +172,53 @@ def test_judge_failure_is_a_502_and_concurrency_with_an_llm_judge():
             _, health = srv.get("/health")
             assert health["judge_failures"] == 1 and health["judge_model"] == "j"
         finally:
-            assert srv.stop() == 0
+            assert srv.stop() == 143
         assert "served 13 requests, 0 bad, 1 without a verdict" in srv.stderr[-1]
         assert "Unclosed" not in srv.stderr[-1] and "Traceback" not in srv.stderr[-1]
+
+        srv = Server("--judge", "llm", "--base-url", judge.base_url, "--model", "j", "--no-cache", "--max-retries", "0",
+                     "--on-judge-error", "zero")
+        try:
+            status, data = srv.post("/evaluate", body(response="</think>FAIL, France"))
+            assert status == 200 and (data["outcome_reward"], data["reward"]) == (0.0, pytest.approx(0.15))
+            _, health = srv.get("/health")
+            assert health["judge_failures_zeroed"] == 1 and health["on_judge_error"] == "zero"
+        finally:
+            srv.stop()
+        assert "no verdict" in srv.stderr[-1] and "127.0.0.1" not in srv.stderr[-1]
+
+
+def _raw(srv: "Server") -> "socket.socket":
+    host, port = srv.url.rsplit("/", 1)[1].split(":")
+    return socket.create_connection((host, int(port)), timeout=10)
+
+
+def test_stalled_clients_are_dropped_and_leavers_cost_no_traceback():
+    srv = Server("--judge", "contains", "--header-timeout", "0.5", "--body-timeout", "0.5")
+    try:
+        stalled_head = _raw(srv)
+        stalled_head.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\n")  # never finishes its head
+        stalled_body = _raw(srv)
+        stalled_body.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+        leaving = [_raw(srv) for _ in range(20)]
+        for sock in leaving:  # a head and half a body, then gone
+            sock.sendall(b"POST /evaluate HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"label\"")
+            sock.close()
+        assert stalled_head.recv(1000) == b""  # closed by the server, no answer
+        answer = stalled_body.recv(1000)
+        assert b" 408 " in answer.split(b"\r\n")[0] and b"not received within 0.5s" in answer
+        assert srv.get("/health")[0] == 200  # still serving
+    finally:
+        code = srv.stop()
+    assert code == 143
+    assert "Traceback" not in srv.stderr[-1] and "Error handling request" not in srv.stderr[-1]
+
+
+def test_sigint_exits_130():
+    srv = Server("--judge", "contains")
+    srv.proc.send_signal(signal.SIGINT)
+    assert srv.proc.wait(timeout=20) == 130
+    assert "Traceback" not in srv.proc.stderr.read().decode()
 
 
 def test_port_in_use_is_one_line_and_exit_1(server):
@@ -190,6 +231,6 @@ def test_port_in_use_is_one_line_and_exit_1(server):
 def test_doctests_pass():
     import doctest
 
-    from ltrl_cli.reward import server as serve
+    from ltrl_cli.reward import server, service
 
-    assert doctest.testmod(serve).failed == 0
+    assert doctest.testmod(server).failed == 0 and doctest.testmod(service).failed == 0
