@@ -1,19 +1,22 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   # the whole pipeline on the embedded demo corpus, offline
 #   make test   # the test suite (what CI runs)
-# Both create .venv and install ltrl with its extras on first use. torch is pinned
-# through constraints.txt (the CPU build on these machines); GPU users bring their own.
+# Both create .venv and install ltrl with its extras on first use, every distribution at
+# the version pinned in constraints.txt (the versions tested; torch is the CPU build on
+# these machines, and GPU users bring their own: README, "Set-up"). pip itself is pinned
+# here. The test suite checks that constraints.txt pins everything ltrl resolves to.
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= index,train,stats,dev
+PIP_VERSION := 26.3
 
-.PHONY: demo test install man bench clean
+.PHONY: demo test install constraints man bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q pip==$(PIP_VERSION)
 	$(PY) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
@@ -24,6 +27,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# Refresh constraints.txt from what $(VENV) has installed. After upgrading something in it
+# (`$(PY) -m pip install -U transformers`) and seeing `make test` pass, run this and commit
+# the file: the new versions are then what every `make demo` and `make test` installs.
+constraints: $(STAMP)
+	$(PY) -m ltrl_cli.constraints freeze > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	touch $(STAMP)
 
 man: $(STAMP)
 	$(PY) -m ltrl_cli.manpages man
