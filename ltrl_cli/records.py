@@ -139,7 +139,20 @@ class TrainingRecord(TypedDict):
     source: str  # "longqa"
     input_messages: list[dict[str, str]]  # one user turn: documents, then the question
     label: str  # the gold answer
-    metadata: dict[str, Any]  # rubrics, question, docs (list[PlacedDoc]), tokens, target_tokens, strategy, tokenizer, seed
+    metadata: dict[str, Any]  # rubrics, question, extra_reward_info (RewardInfo), docs (list[PlacedDoc]), tokens, ...
+
+
+class RewardInfo(TypedDict):
+    """`metadata.extra_reward_info`: what the authors' slime rollout hands the reward server.
+
+    The rollout adds `rubric_reward_ratio` (eta; 0 in evaluation) and the two
+    `rubric_use_*` switches itself, unless the record already holds them, so the data
+    leaves them out.
+    """
+
+    question: str
+    rubrics: list[str]
+    dataset_name: str  # "longqa"; "longrlvr" would switch the server to its chunk-id F-beta rule
 
 
 class AgentStep(TypedDict):
@@ -205,6 +218,15 @@ class SynthInfo(TypedDict):
     attribute: NotRequired[str]  # template: the attribute line asked about, or "cloze"
     reasoning: NotRequired[str]  # with --keep-think
     error: NotRequired[str]  # request_rejected: the endpoint's message
+
+
+def reward_info(question: str, rubrics: list[str], dataset_name: str = "longqa") -> RewardInfo:
+    """A training record's `metadata.extra_reward_info` (assemble and export write the same).
+
+    >>> reward_info("Who?", ["A"])
+    {'question': 'Who?', 'rubrics': ['A'], 'dataset_name': 'longqa'}
+    """
+    return {"question": question, "rubrics": list(rubrics), "dataset_name": dataset_name}
 
 
 def path_ids(record: dict) -> list[str]:

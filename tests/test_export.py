@@ -25,7 +25,11 @@ def test_slime_is_the_released_layout():
     result = run_ltrl("export", "--format", "slime", input=to_jsonl(RECORDS))
     assert result.returncode == 0, result.stderr.decode()
     back = jsonl(result.stdout)
-    assert back == [{k: r[k] for k in ("id", "source", "input_messages", "label", "metadata")} for r in RECORDS]
+    want = [{k: r[k] for k in ("id", "source", "input_messages", "label", "metadata")} for r in RECORDS]
+    for record in want:  # what the authors' slime rollout reads (tests/test_export_slime.py)
+        meta = record["metadata"]
+        meta["extra_reward_info"] = {"question": meta["question"], "rubrics": meta["rubrics"], "dataset_name": "longqa"}
+    assert back == want
 
 
 def test_verl_parquet_round_trip(tmp_path):

@@ -18,8 +18,9 @@ Strategies (the paper's ablation):
 - `random`: random pages only.
 
 The output is the released dataset's layout: `id`, `source`, `input_messages`, `label`,
-`metadata` (`rubrics`, `question`, `docs`, `tokens`, `target_tokens`, `strategy`,
-`tokenizer`, `seed`). Each `metadata.docs` item is `{id, title, tier, tokens, truncated,
+`metadata` (`rubrics`, `question`, `extra_reward_info`, `docs`, `tokens`,
+`target_tokens`, `strategy`, `tokenizer`, `seed`); `extra_reward_info` ({question, rubrics,
+dataset_name "longqa"}) is what the authors' slime rollout reads. Each `metadata.docs` item is `{id, title, tier, tokens, truncated,
 span}`; `span` is the [start, end) character range of the document's block in the user
 message, so `ltrl stats` can read each document back without re-parsing the prompt.
 """
@@ -38,7 +39,7 @@ from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.io import chunked
 from ltrl_cli.lru import ABSENT, LRU
-from ltrl_cli.records import path_ids, unique_ids
+from ltrl_cli.records import path_ids, reward_info, unique_ids
 
 STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
 TIERS = ("gold", "tier1", "tier2", "search", "random")
@@ -372,6 +373,8 @@ def training_record(record: dict, content: str, docs: list[Doc], spans: list[tup
         "metadata": {
             "rubrics": list(record.get("gold_entities") or []),
             "question": record["question"],
+            # what the authors' slime rollout reads (and sends to the reward server)
+            "extra_reward_info": reward_info(record["question"], record.get("gold_entities") or []),
             "docs": [
                 {"id": d.id, "title": d.title, "tier": d.tier, "tokens": d.tokens, "truncated": d.truncated,
                  "span": list(span)}

@@ -1,7 +1,10 @@
 """Training records in the layouts trainers read: slime (the paper's), verl, TRL.
 
 - `slime`: the released dataset's JSONL (`id`, `source`, `input_messages`, `label`,
-  `metadata`), what the authors' slime scripts and reward server read.
+  `metadata`), with `metadata.extra_reward_info` {question, rubrics, dataset_name}, which
+  the authors' slime rollout sends to the reward server; plus, on request, the source
+  config their loader reads (`slime_source_config`): per source, the model's message
+  processor and a `remote_rm` reward model that posts {label, extra_reward_info, history}.
 - `verl`: parquet rows with `data_source`, `prompt` (chat messages), `ability`,
   `reward_model` (`style`, `ground_truth`) and `extra_info` (`index`, `id`, `question`,
   `rubrics`, `tokens`, `strategy`): verl's RL dataset convention; a verl reward function
@@ -18,6 +21,7 @@ from typing import IO, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput, UsageError
 from ltrl_cli.io import chunked, replacing
+from ltrl_cli.records import reward_info
 
 FORMATS = ("slime", "verl", "trl")
 ABILITY = "long-context-reasoning"
@@ -25,10 +29,118 @@ SLIME_KEYS = ("id", "source", "input_messages", "label", "metadata")
 _BATCH = 256  # rows per parquet row group: bounds memory for 128K-token prompts
 
 
+# The message processors of the authors' slime fork, by model family: each renders the
+# prompt with the tokenizer's chat template and splits the completion into a reasoning /
+# content turn, flagging ill-formed ones.
+MESSAGE_PROCESSORS = {
+    "qwen3": "slime.rollout.message_processor_hub.qwen3_message_processor.Qwen3MessageProcessor",
+    "deepseek-r1-distill":
+        "slime.rollout.message_processor_hub.deepseek_r1_distill_message_processor.DeepSeekR1DistillMessageProcessor",
+}
+# History mode: the server judges the last assistant turn of the chat.
+REWARD_INPUT_KEYS = ["label", "extra_reward_info", "history"]
+
+
 def to_slime(record: dict) -> dict:
-    """The released layout; keys other than the layout's are dropped."""
+    """The released layout, with `metadata.extra_reward_info`; other keys are dropped.
+
+    >>> to_slime({"id": "q", "input_messages": [{"role": "user", "content": "c Q?"}], "label": "A",
+    ...           "metadata": {"question": "Q?", "rubrics": ["B"]}})["metadata"]["extra_reward_info"]
+    {'question': 'Q?', 'rubrics': ['B'], 'dataset_name': 'longqa'}
+    """
     _check(record)
-    return {key: record[key] for key in SLIME_KEYS if key in record}
+    out = {key: record[key] for key in SLIME_KEYS if key in record}
+    out["source"] = str(record.get("source") or "longqa")  # their loader routes on it
+    out["label"] = _label(record)
+    meta = dict(record.get("metadata") or {})
+    meta["extra_reward_info"] = reward_info(_question(record, meta), _rubrics(record, meta))
+    out["metadata"] = meta
+    return out
+
+
+def _label(record: dict) -> str:
+    label = record["label"]
+    if not isinstance(label, (str, int, float)) or isinstance(label, bool):
+        raise BadInput(f"record {record.get('id')}: label must be text, got {type(label).__name__}")
+    return str(label)
+
+
+def _question(record: dict, meta: dict) -> str:
+    """The question alone (the judge reads it), from metadata or an earlier export."""
+    question = meta.get("question") or (meta.get("extra_reward_info") or {}).get("question")
+    if not isinstance(question, str) or not question.strip():
+        raise BadInput(f"record {record.get('id')}: no metadata.question; the reward server's judge needs the "
+                       "question alone (ltrl assemble writes it)")
+    return question
+
+
+def _rubrics(record: dict, meta: dict) -> list[str]:
+    rubrics = meta.get("rubrics")
+    if rubrics is None:
+        rubrics = (meta.get("extra_reward_info") or {}).get("rubrics", [])
+    if not isinstance(rubrics, list) or not all(isinstance(r, str) for r in rubrics):
+        raise BadInput(f"record {record.get('id')}: metadata.rubrics must be a list of entity names")
+    return rubrics
+
+
+def reward_url(url: str) -> str:
+    """The server's `/evaluate` address; a bare `http://host:port` gets the path added.
+
+    >>> reward_url("http://10.0.0.5:8080"), reward_url("https://rm.example/evaluate")
+    ('http://10.0.0.5:8080/evaluate', 'https://rm.example/evaluate')
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--reward-url {url!r}: expected http://HOST:PORT[/evaluate] (where ltrl score --serve "
+                         "listens, as the trainer's nodes reach it)")
+    return url.rstrip("/") + "/evaluate" if parts.path in ("", "/") else url
+
+
+def message_processor(name: str) -> str:
+    """The message-processor class for a model family, or a dotted class path as given."""
+    if name in MESSAGE_PROCESSORS:
+        return MESSAGE_PROCESSORS[name]
+    if "." in name:
+        return name
+    raise UsageError(f"--message-processor {name!r}: choose {', '.join(MESSAGE_PROCESSORS)}, "
+                     "or give a class path (package.module.Class)")
+
+
+def slime_source_config(sources: Iterable[str], url: str, processor: str = "qwen3") -> dict:
+    """The source config (`--source-config-path`) of the authors' slime for these sources.
+
+    >>> config = slime_source_config(["longqa"], "http://rm:8080")
+    >>> config["longqa"]["reward_model"]["kwargs"]
+    {'remote_url': 'http://rm:8080/evaluate', 'input_keys': ['label', 'extra_reward_info', 'history']}
+    """
+    entry = {
+        "message_processor": {"class": message_processor(processor)},
+        "reward_model": {"function": "remote_rm",
+                         "kwargs": {"remote_url": reward_url(url), "input_keys": list(REWARD_INPUT_KEYS)}},
+    }
+    return {source: entry for source in sorted(set(sources))}
+
+
+class SourcesSeen:
+    """Pass slime rows through, noting each row's `source` (the config needs an entry per source)."""
+
+    def __init__(self) -> None:
+        self.sources: set[str] = set()
+
+    def __call__(self, rows_: Iterable[dict]) -> Iterator[dict]:
+        for row in rows_:
+            self.sources.add(row["source"])
+            yield row
+
+
+def write_source_config(path: Path, config: dict) -> None:
+    """Write the config whole or not at all."""
+    import json
+
+    with replacing(path) as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def to_verl(record: dict, index: int) -> dict:

@@ -99,6 +99,9 @@ def test_released_layout(index, trained):
     assert meta["rubrics"] == records[0]["gold_entities"] and meta["question"] == records[0]["question"]
     assert meta["strategy"] == "traj-tiered" and meta["target_tokens"] == 3000
     assert {"id", "title", "tier", "tokens", "truncated", "span"} <= set(meta["docs"][0])
+    # what the authors' slime rollout reads and sends to the reward server
+    assert meta["extra_reward_info"] == {"question": records[0]["question"], "rubrics": records[0]["gold_entities"],
+                                         "dataset_name": "longqa"}
 
 
 def tiers_of(record: dict) -> Counter:
