@@ -5,6 +5,8 @@
 - recipe.py: the script every rank runs under torchrun;
 - trainer.py: TRL's GRPOTrainer with the reward shaped after the cross-rank gather;
 - shaping.py: the reward glue over `ltrl_cli.reward.rules` (no torch);
+- form.py: the train script's rollout rules: ill-formed completions, the total-length cut;
+- verl.py: the same reward as verl reward functions (per response, or whole groups);
 - data.py: training rows from the assemble / released layout;
 - tiny.py: a tiny random Qwen3 and a tokenizer trained on the spot, for CPU tries and tests.
 

@@ -101,7 +101,7 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
         args=_grpo_args(s, world_size, on_gpu),
         train_dataset=dataset,
         peft_config=_lora(s),
-        ltrl_reward=LtrlReward(s, _judge(s), tokenizer),
+        ltrl_reward=LtrlReward(s, build_judge(s), tokenizer),
         reward_log_dir=Path(s.output_dir) / "rewards" if s.log_rewards else None,
         callbacks=[SaveSettings(s)] + ([JsonlMetrics(out, world_size)] if out is not None else []),
     )
@@ -250,7 +250,7 @@ def _lora(s: GrpoSettings):
     )
 
 
-def _judge(s: GrpoSettings):
+def build_judge(s: GrpoSettings):
     """The outcome judge: a rule (exact, contains) or an LLM behind an OpenAI-compatible endpoint."""
     from ltrl_cli.reward.judge import make_judge
 
