@@ -79,6 +79,9 @@ class GrpoSettings:
     judge_model: str | None = None
     judge_api_key_env: str | None = None  # name of the environment variable with the key
     judge_concurrency: int = 32
+    # No verdict after the judge's retries: "exclude" (zero advantage, counted) or "zero"
+    # (outcome 0, counted: the authors' server scores it so).
+    on_judge_error: str = "exclude"
     log_rewards: bool = False  # every rank writes OUTDIR/rewards/rank-<r>.jsonl (each scored completion)
 
     # Engine.
@@ -114,6 +117,7 @@ CHOICES = {
     "reward_mode": ("positive-only", "pos-neg", "neg-only", "longrlvr"),
     "rubric_on": ("content", "reasoning", "both"),
     "judge": ("exact", "contains", "llm"),
+    "on_judge_error": ("exclude", "zero"),
     "vllm_mode": ("colocate", "server"),
     "bf16": ("auto", "true", "false"),
     "scale_rewards": ("group", "batch", "none"),

@@ -131,6 +131,7 @@ def batch_metrics(rewards: Sequence[R.Reward], batch: Sequence[Scored] = ()) -> 
     n = max(len(rewards), 1)
     ill = sum(bool(c.ill_formed) for c in batch)
     return {
+        "judge_errors": float(sum(c.judge_error is not None for c in batch)),  # excluded, or scored 0 (on_judge_error)
         "ill_formed": float(ill),  # scored 0 by the train script's rule (punish_ill_formed)
         "ill_formed_fraction": ill / n,
         "reward": _mean([r.reward for r in kept]),
@@ -189,9 +190,10 @@ class LtrlReward:
             self.judge, texts, [x["label"] for x in inputs], [x.get("question") for x in inputs],
             thinking=self.settings.thinking, concurrency=self.settings.judge_concurrency, skip=[bool(r) for r in ill],
         )
+        zero = self.settings.on_judge_error == "zero"  # the authors' server: no verdict scores 0
         return [
-            Scored(text, 0.0 if bad else v.outcome, trunc, list(x["rubrics"]), None if bad else v.error,
-                   x.get("prompt_id"), bad)
+            Scored(text, 0.0 if bad or (zero and v.outcome is None) else v.outcome, trunc, list(x["rubrics"]),
+                   None if bad else v.error, x.get("prompt_id"), bad)
             for text, v, trunc, x, bad in zip(texts, verdicts, truncated, inputs, ill)
         ]
 

@@ -102,6 +102,7 @@ METRIC_NAMES = {
     "ltrl/malformed_fraction": "malformed_fraction",
     "ltrl/truncated_fraction": "truncated_fraction",
     "ltrl/empty_content_fraction": "empty_content_fraction",
+    "ltrl/judge_errors": "judge_errors",
     "ltrl/ill_formed": "ill_formed",
     "ltrl/ill_formed_fraction": "ill_formed_fraction",
     "ltrl/cut_at_total": "cut_at_total",

@@ -125,3 +125,22 @@ def test_ltrl_reward_judges_its_ranks_share_and_flags_truncation():
     # Called as a plain TRL reward function: the ungrouped reward (raw rubric recall).
     columns = {k: [x[k] for x in inputs] for k in inputs[0]}
     assert reward(prompts=None, completions=None, completion_ids=ids, **columns) == [pytest.approx(0.85), 0.0]
+
+
+def test_on_judge_error_zero_scores_a_missing_verdict_0_and_counts_it():
+    from ltrl_cli.grpo.config import GrpoSettings
+    from ltrl_cli.reward.judge import Verdict
+
+    class NoVerdict:
+        async def judge(self, question, content, label):
+            return Verdict(correct=None, error="no verdict in 3 asks", answer=None)
+
+    ids = [[ord(c) for c in "<think>hm</think>Paris"] + [0]] * 2
+    inputs = [{"label": "Paris", "rubrics": ["Paris"], "question": "Q?", "prompt_id": "q"}] * 2
+    for setting, outcome in (("exclude", None), ("zero", 0.0)):
+        reward = shaping.LtrlReward(GrpoSettings(on_judge_error=setting), NoVerdict(), _CharTokenizer())
+        local = reward.local_scores(inputs, ids)
+        assert [c.outcome for c in local] == [outcome] * 2 and all(c.judge_error for c in local)
+        rewards = shaping.shape_batch(local, 2)
+        assert [r.excluded for r in rewards] == [outcome is None] * 2
+        assert shaping.batch_metrics(rewards, local)["judge_errors"] == 2.0
