@@ -5,7 +5,10 @@ The question file `AA-LCR_Dataset.csv` has `document_category, document_set_id,
 question_id, question, answer, data_source_filenames` (";"-separated: the order is the
 order the documents are given in), `data_source_urls, input_tokens`. The documents'
 extracted text unpacks to `lcr/<document_category>/<document_set_id>/<filename>`, next
-to the CSV (or give the folder that holds both).
+to the CSV (or give the folder that holds both). A flat folder of the extracted texts
+loads too: a document is looked for as `lcr/<category>/<set>/<file>`, then
+`lcr/<set>/<file>`, then `lcr/<file>`. The question file should have 100 rows; fewer or
+more is warned about (a cut or a merged file).
 
 The prompt is the owners': each document wrapped as `BEGIN DOCUMENT i:` ... `END
 DOCUMENT i`, all of them between `BEGIN INPUT DOCUMENTS` and `END INPUT DOCUMENTS`,
@@ -25,17 +28,21 @@ with `--skip-missing` such questions are left out and counted.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli import console
 from ltrl_cli.errors import BadInput
-from ltrl_cli.eval.common import Grade, Graders, Item, judged, need, one_user_turn, table_rows
+from ltrl_cli.eval.common import Grade, Graders, Item, judged, one_user_turn
+from ltrl_cli.eval.tables import benchmark_rows, need
 
 NAME = "aa-lcr"
 BREAKDOWNS = ("category",)
 NEEDS_JUDGE = True  # graded by an LLM: the command checks for a judge before any work
 CSV_NAME = "AA-LCR_Dataset.csv"
+COLUMNS = ("document_category", "document_set_id", "question_id", "question", "answer", "data_source_filenames")
+QUESTIONS = 100  # rows of the official question file
 
 TEMPLATE = """\
 BEGIN INPUT DOCUMENTS
@@ -84,22 +91,43 @@ def parse_verdict(text: str | None) -> bool | None:
 
 def load(path: Path, *, skip_missing: bool = False) -> Iterator[Item]:
     """Items from the question CSV (or its folder), documents read from `lcr/` beside it."""
-    csv_path = path / CSV_NAME if path.is_dir() else path
+    csv_path = _question_file(path)
     docs_root = csv_path.parent / "lcr"
-    skipped = 0
-    for number, row in table_rows(csv_path):
+    skipped = rows = 0
+    for _, number, row in benchmark_rows(csv_path, sys.modules[__name__], ("*.csv",)):
+        rows = number
         try:
             documents = _documents(row, csv_path, number, docs_root)
         except MissingDocument as exc:
             if not skip_missing:
-                raise BadInput(f"{exc}. The official archive unpacks to lcr/<category>/<set>/ beside "
-                               f"{CSV_NAME}; pass --skip-missing to evaluate only the questions whose "
+                raise BadInput(f"{exc}. {LAYOUT}; pass --skip-missing to evaluate only the questions whose "
                                "documents are present") from None
             skipped += 1
             continue
         yield _item(row, csv_path, number, documents)
+    if rows and rows != QUESTIONS:
+        console.warn(f"aa-lcr: {csv_path} has {rows} question row(s), not the official {QUESTIONS}: "
+                     "a cut or merged file scores a different benchmark")
     if skipped:
         console.warn(f"aa-lcr: skipped {skipped} question(s) whose documents are missing (--skip-missing)")
+
+
+LAYOUT = (f"Lay the documents out beside {CSV_NAME} as lcr/<document_category>/<document_set_id>/<filename> "
+          "(the official archive), lcr/<document_set_id>/<filename> or lcr/<filename>")
+
+
+def _question_file(path: Path) -> Path:
+    """The question CSV: `path` itself, or AA-LCR_Dataset.csv (plain or .gz) in the folder `path`."""
+    if not path.is_dir():
+        return path
+    for name in (CSV_NAME, CSV_NAME + ".gz"):
+        if (path / name).is_file():
+            return path / name
+    found = sorted(path.glob("*.csv")) + sorted(path.glob("*.csv.gz"))
+    if len(found) == 1:
+        return found[0]
+    raise BadInput(f"no {CSV_NAME} in this folder (give the question file itself with --data); {LAYOUT}",
+                   source=str(path))
 
 
 class MissingDocument(Exception):
@@ -114,9 +142,11 @@ def _documents(row: dict[str, Any], csv_path: Path, number: int, root: Path) -> 
         raise BadInput(f"row {number}: field 'data_source_filenames' names no file", source=str(csv_path))
     texts = []
     for name in names:
-        file = root / category / doc_set / name
-        if not file.is_file():
-            raise MissingDocument(f"question {row.get('question_id', number)}: document not found: {file}")
+        file = next((f for f in (root / category / doc_set / name, root / doc_set / name, root / name) if f.is_file()),
+                    None)
+        if file is None:
+            raise MissingDocument(f"question {row.get('question_id', number)}: document not found: "
+                                  f"{root / category / doc_set / name}")
         texts.append(file.read_text(encoding="utf-8", errors="replace"))
     return texts
 
@@ -126,7 +156,7 @@ def _item(row: dict[str, Any], csv_path: Path, number: int, documents: list[str]
     return Item(id=str(need(row, "question_id", csv_path, number)),
                 messages=one_user_turn(prompt(documents, question)),
                 gold=need(row, "answer", csv_path, number), question=question,
-                buckets={"category": row.get("document_category") or "unknown"})
+                buckets={"category": row.get("document_category") or "unknown"}, where=f"{csv_path} row {number}")
 
 
 def prompt(documents: list[str], question: str) -> str:

@@ -1,10 +1,11 @@
-"""What the five benchmark modules share: the item and grade types, table readers that
-name the file, row and field of a bad value, answer-letter extraction, and the judges.
+"""What the five benchmark modules share: the item and grade types, answer-letter
+extraction, and the judges (the official files are read through `eval/tables.py`).
 
 A benchmark module (`aa_lcr`, `mrcr`, `frames`, `longbench_v2`, `longreason`) has:
 
 - `NAME`, `BREAKDOWNS` (the bucket keys its summary breaks the score down by),
-  `NEEDS_JUDGE` (graded by an LLM judge);
+  `NEEDS_JUDGE` (graded by an LLM judge), `COLUMNS` (the fields its files must have: a
+  name, or a tuple of alternative names);
 - `load(path, *, skip_missing=False) -> Iterator[Item]`: the official files -> items;
 - `prompt(row) -> list[message]`: the owners' prompt for one row of the official file;
 - `async grade(item, content, graders) -> Grade`: the owners' scoring of the final text.
@@ -15,17 +16,12 @@ so that `ltrl eval --score-only` can re-grade a previous run from its output alo
 
 from __future__ import annotations
 
-import csv
 import importlib
-import json
 import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator
 
-from ltrl_cli.errors import BadInput, MissingDependency, UsageError
-from ltrl_cli.io import open_input
+from ltrl_cli.errors import UsageError
 
 BENCHMARKS = {
     "aa-lcr": "aa_lcr",
@@ -53,6 +49,7 @@ class Item:
     question: str | None = None  # the question alone, for an LLM judge
     grading: dict[str, Any] = field(default_factory=dict)  # what else the grader needs
     buckets: dict[str, str] = field(default_factory=dict)  # breakdown key -> bucket
+    where: str = field(default="", compare=False)  # "FILE row N", for messages (not written)
 
     def to_record(self) -> dict[str, Any]:
         """The item's part of an output record (no prompt: it can be megabytes)."""
@@ -76,127 +73,6 @@ class Grade:
     metrics: dict[str, float] = field(default_factory=dict)  # secondary metrics (FRAMES substring)
     error: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)  # how the grade was reached (extraction rule...)
-
-
-# ---------------------------------------------------------------- reading official files
-
-
-def table_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(row number, row) from a CSV, TSV, JSONL, JSON (a list of objects) or parquet file.
-
-    Row numbers count data rows from 1 (a CSV header is not a row; a JSONL row is a line).
-    A row that is not an object raises BadInput naming the file and the row.
-    """
-    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    readers = {".csv": _csv_rows, ".tsv": _csv_rows, ".jsonl": _jsonl_rows, ".json": _json_rows,
-               ".parquet": _parquet_rows}
-    reader = readers.get(suffix.lower().removesuffix(".gz"))
-    if reader is None:
-        raise BadInput(f"unknown file type {path.suffix!r}: expected .csv, .tsv, .jsonl, .json or .parquet",
-                       source=str(path))
-    if not path.is_file():
-        raise BadInput("file not found", source=str(path))
-    yield from reader(path)
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    # AA-LCR documents and FRAMES answers hold quoted fields far above csv's 128 KB default.
-    csv.field_size_limit(sys.maxsize)
-    delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes[-2:]] else ","
-    with open_input(path, text=True) as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter)
-        try:
-            for number, row in enumerate(reader, start=1):
-                if None in row:  # more cells than header columns: a broken quote, usually
-                    raise BadInput(f"row {number}: {len(row) - 1 + len(row[None])} cells for "
-                                   f"{len(reader.fieldnames or [])} columns", source=str(path))
-                yield number, row
-        except csv.Error as exc:
-            raise BadInput(f"row {reader.line_num}: {exc}", source=str(path)) from None
-
-
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    with open_input(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise BadInput(f"row {number}: not valid JSON ({exc.args[0].split(':')[0]})", source=str(path)) from None
-            yield number, _object(row, path, number)
-
-
-def _json_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        with open_input(path) as handle:
-            data = json.loads(handle.read())
-    except ValueError as exc:
-        raise BadInput(f"not valid JSON ({exc})", source=str(path)) from None
-    if isinstance(data, dict):  # {"data": [...]} or a single record
-        data = next((v for v in data.values() if isinstance(v, list)), [data])
-    if not isinstance(data, list):
-        raise BadInput("expected a JSON list of objects", source=str(path))
-    for number, row in enumerate(data, start=1):
-        yield number, _object(row, path, number)
-
-
-def _parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise MissingDependency("pyarrow", "stats", "Reading parquet files") from None
-    number = 0
-    for batch in pq.ParquetFile(path).iter_batches(batch_size=64):
-        for row in batch.to_pylist():
-            number += 1
-            yield number, row
-
-
-def _object(row: Any, path: Path, number: int) -> dict[str, Any]:
-    if not isinstance(row, dict):
-        raise BadInput(f"row {number}: expected a JSON object, got {type(row).__name__}", source=str(path))
-    return row
-
-
-def need(row: dict[str, Any], names: str | tuple[str, ...], path: Path, number: int, *,
-         kind: type | tuple[type, ...] = str, empty_ok: bool = False) -> Any:
-    """The first present field of `names`; BadInput naming file, row and field otherwise.
-
-    `kind` is the type the value must have (ints are accepted where str is asked and
-    turned into text, as CSV and parquet readers disagree about ids).
-    """
-    names = (names,) if isinstance(names, str) else names
-    for name in names:
-        if name in row and row[name] is not None:
-            value = row[name]
-            if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = str(value)
-            if not isinstance(value, kind):
-                raise BadInput(f"row {number}: field '{name}': expected {_kind_name(kind)}, "
-                               f"got {type(value).__name__}", source=str(path))
-            if not empty_ok and isinstance(value, str) and not value.strip():
-                raise BadInput(f"row {number}: field '{name}' is empty", source=str(path))
-            return value
-    raise BadInput(f"row {number}: missing field '{names[0]}'", source=str(path))
-
-
-def _kind_name(kind: type | tuple[type, ...]) -> str:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    names = {str: "text", int: "a number", float: "a number", list: "a list", dict: "an object"}
-    return " or ".join(names.get(k, k.__name__) for k in kinds)
-
-
-def data_files(path: Path, patterns: tuple[str, ...]) -> list[Path]:
-    """`path` itself, or the files under a dataset folder matching `patterns`, sorted."""
-    if path.is_file():
-        return [path]
-    if not path.exists():
-        raise BadInput("not found", source=str(path))
-    found = sorted({p for pattern in patterns for p in path.rglob(pattern) if p.is_file()})
-    if not found:
-        raise BadInput(f"no data file ({', '.join(patterns)}) in this folder", source=str(path))
-    return found
 
 
 def one_user_turn(text: str) -> list[dict[str, Any]]:

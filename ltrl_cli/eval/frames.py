@@ -20,15 +20,18 @@ normalised ground truth appears in the normalised response.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli.reward.judge import normalize_answer
 from ltrl_cli.errors import BadInput
-from ltrl_cli.eval.common import Grade, Graders, Item, data_files, judged, need, one_user_turn, table_rows
+from ltrl_cli.eval.common import Grade, Graders, Item, judged, one_user_turn
+from ltrl_cli.eval.tables import benchmark_rows, need
 
 NAME = "frames"
 BREAKDOWNS = ("reasoning",)
+COLUMNS = (("Prompt", "prompt", "question"), ("Answer", "answer"))
 NEEDS_JUDGE = True  # graded by an LLM: the command checks for a judge before any work
 
 ORACLE_TEMPLATE = """\
@@ -86,9 +89,9 @@ def parse_verdict(text: str | None) -> bool | None:
 
 def load(path: Path, *, skip_missing: bool = False) -> Iterator[Item]:
     """Items from the questions TSV or from long-context records carrying the articles."""
-    for file in data_files(path, ("*.tsv", "*.jsonl", "*.json", "*.parquet", "*.csv")):
-        for number, row in table_rows(file):
-            yield _item(row, file, number)
+    for file, number, row in benchmark_rows(path, sys.modules[__name__], ("*.tsv", "*.jsonl", "*.json", "*.parquet",
+                                                                          "*.csv")):
+        yield _item(row, file, number)
 
 
 def _item(row: dict[str, Any], file: Path, number: int) -> Item:
@@ -98,7 +101,8 @@ def _item(row: dict[str, Any], file: Path, number: int) -> Item:
     articles = _articles(row, file, number)
     text = prompt(question, articles) if articles is not None else question
     return Item(id=str(index) if index is not None else str(number - 1), messages=one_user_turn(text), gold=answer,
-                question=question, buckets={"reasoning": row.get("reasoning_types") or "unknown"})
+                question=question, buckets={"reasoning": row.get("reasoning_types") or "unknown"},
+                where=f"{file} row {number}")
 
 
 def _articles(row: dict[str, Any], file: Path, number: int) -> list[str] | None:

@@ -14,15 +14,18 @@ the owners report them: easy/hard and short/medium/long.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli.errors import BadInput
 
-from ltrl_cli.eval.common import Grade, Graders, Item, data_files, extract_letter, need, one_user_turn, table_rows
+from ltrl_cli.eval.common import Grade, Graders, Item, extract_letter, one_user_turn
+from ltrl_cli.eval.tables import benchmark_rows, need
 
 NAME = "longbench-v2"
 BREAKDOWNS = ("difficulty", "length", "domain")
+COLUMNS = (("_id", "id"), "question", "choice_A", "choice_B", "choice_C", "choice_D", "answer", "context")
 NEEDS_JUDGE = False
 CHOICES = "ABCD"
 
@@ -48,9 +51,8 @@ _OFFICIAL_BARE = re.compile(r"The correct answer is ([A-D])")
 
 def load(path: Path, *, skip_missing: bool = False) -> Iterator[Item]:
     """Items from `data.json` (a JSON list), a JSONL file, or a folder holding either."""
-    for file in data_files(path, ("*.json", "*.jsonl")):
-        for number, row in table_rows(file):
-            yield _item(row, file, number)
+    for file, number, row in benchmark_rows(path, sys.modules[__name__], ("*.json", "*.jsonl")):
+        yield _item(row, file, number)
 
 
 def _item(row: dict[str, Any], file: Path, number: int) -> Item:
@@ -59,7 +61,8 @@ def _item(row: dict[str, Any], file: Path, number: int) -> Item:
         raise BadInput(f"row {number}: field 'answer': expected one of A, B, C, D, got {answer!r}", source=str(file))
     buckets = {key: str(row.get(key) or "unknown") for key in BREAKDOWNS}
     return Item(id=str(need(row, ("_id", "id"), file, number)), messages=one_user_turn(prompt(row, file, number)),
-                gold=answer, question=need(row, "question", file, number), buckets=buckets)
+                gold=answer, question=need(row, "question", file, number), buckets=buckets,
+                where=f"{file} row {number}")
 
 
 def prompt(row: dict[str, Any], file: Path | None = None, number: int = 0) -> str:

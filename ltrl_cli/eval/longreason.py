@@ -15,14 +15,17 @@ the options the prompt lists (`(A)`..., `A.`...), A-D when none can be found.
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli.errors import BadInput
-from ltrl_cli.eval.common import Grade, Graders, Item, data_files, extract_letter, need, one_user_turn, table_rows
+from ltrl_cli.eval.common import Grade, Graders, Item, extract_letter, one_user_turn
+from ltrl_cli.eval.tables import benchmark_rows, need
 
 NAME = "longreason"
 BREAKDOWNS = ("length",)
+COLUMNS = ("prompt", "answer")
 NEEDS_JUDGE = False
 
 # Option lines: "(A) text", "A. text", "A) text", "A: text" at the start of a line.
@@ -31,9 +34,8 @@ _OPTION = re.compile(r"^\s*\(?([A-J])[).:]\s+\S", re.MULTILINE)
 
 def load(path: Path, *, skip_missing: bool = False) -> Iterator[Item]:
     """Items from a LongReason JSONL (or JSON/parquet) file or a folder of them."""
-    for file in data_files(path, ("*.jsonl", "*.json", "*.parquet")):
-        for number, row in table_rows(file):
-            yield _item(row, file, number)
+    for file, number, row in benchmark_rows(path, sys.modules[__name__], ("*.jsonl", "*.json", "*.parquet")):
+        yield _item(row, file, number)
 
 
 def _item(row: dict[str, Any], file: Path, number: int) -> Item:
@@ -46,7 +48,8 @@ def _item(row: dict[str, Any], file: Path, number: int) -> Item:
     item_id = f"{file.stem}:{example}" if example is not None else f"{file.stem}:{number}"
     question = row.get("final_inquiry") or row.get("question")
     return Item(id=item_id, messages=one_user_turn(text), gold=answer, question=question,
-                grading={"letters": options(text)}, buckets={"length": length_of(row, file)})
+                grading={"letters": options(text)}, buckets={"length": length_of(row, file)},
+                where=f"{file} row {number}")
 
 
 def prompt(row: dict[str, Any], file: Path | None = None, number: int = 0) -> str:

@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 from difflib import SequenceMatcher
+import sys
 from pathlib import Path
 from typing import Any, Iterator
 
 from ltrl_cli.errors import BadInput
-from ltrl_cli.eval.common import Grade, Graders, Item, data_files, need, table_rows
+from ltrl_cli.eval.common import Grade, Graders, Item
+from ltrl_cli.eval.tables import benchmark_rows, need
 
 NAME = "mrcr"
 BREAKDOWNS = ("needles", "length")
+COLUMNS = ("prompt", "answer", "random_string_to_prepend")
 NEEDS_JUDGE = False
 
 
@@ -34,9 +37,8 @@ def load(path: Path, *, skip_missing: bool = False) -> Iterator[Item]:
     An item's id is `<file stem>:<row>` (e.g. `2needle_0:17`) unless the row has an `id`,
     so ids stay stable across shards and reruns.
     """
-    for file in data_files(path, ("*.parquet", "*.jsonl")):
-        for number, row in table_rows(file):
-            yield _item(row, file, number)
+    for file, number, row in benchmark_rows(path, sys.modules[__name__], ("*.parquet", "*.jsonl")):
+        yield _item(row, file, number)
 
 
 def _item(row: dict[str, Any], file: Path, number: int) -> Item:
@@ -50,6 +52,7 @@ def _item(row: dict[str, Any], file: Path, number: int) -> Item:
         gold=answer,
         grading={"random_string_to_prepend": prefix},
         buckets={"needles": str(row.get("n_needles", "unknown")), "length": length_bin(n_chars)},
+        where=f"{file} row {number}",
     )
 
 

@@ -165,7 +165,9 @@ def test_bad_data_names_the_file_row_and_field(tmp_path):  # subprocess
     result = run_ltrl("eval", "-b", "longbench-v2", "--data", str(path), "--base-url", "http://127.0.0.1:9/v1",
                       "--model", "m", "--no-cache")
     assert result.returncode == 1 and result.stdout == b""
-    assert result.stderr.decode().strip().endswith(f"ltrl eval: {path}: row 1: missing field 'context'")
+    assert result.stderr.decode().strip().startswith(
+        f"ltrl eval: {path}: row 1: missing field(s) 'choice_A', 'choice_B', 'choice_C', 'choice_D', 'context' ("
+        "longbench-v2 files have _id/id, question, choice_A")
 
 
 def test_missing_aa_lcr_documents_stop_or_are_skipped(tmp_path):

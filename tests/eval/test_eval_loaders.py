@@ -146,7 +146,7 @@ def test_bad_json_and_bad_csv(tmp_path):
         list(longreason.load(bad))
     csv_path = tmp_path / "AA-LCR_Dataset.csv"
     csv_path.write_text("question_id,question,answer,document_category,document_set_id\n1,q,a,C,S\n")
-    with pytest.raises(BadInput, match=r"AA-LCR_Dataset.csv: row 1: missing field 'data_source_filenames'"):
+    with pytest.raises(BadInput, match=r"AA-LCR_Dataset.csv: row 1: missing field\(s\) 'data_source_filenames'"):
         list(aa_lcr.load(csv_path))
     (tmp_path / "x.txt").write_text("text")
     with pytest.raises(BadInput, match=r"unknown file type '.txt'"):
@@ -158,7 +158,7 @@ def test_bad_json_and_bad_csv(tmp_path):
 def test_gzipped_tables_are_read_as_their_inner_format(tmp_path):
     import gzip
 
-    from ltrl_cli.eval.common import table_rows
+    from ltrl_cli.eval.tables import table_rows
 
     jsonl = tmp_path / "rows.jsonl.gz"
     jsonl.write_bytes(gzip.compress(b'{"a": 1}\n{"a": 2}\n'))
