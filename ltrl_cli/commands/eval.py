@@ -106,6 +106,12 @@ def eval_command(
     --summary. Sampling defaults are the paper's: temperature 0.6, top-p 0.95, top-k 20,
     4 samples, 32,768 new tokens. Responses are cached, so a killed run resumes.
 
+    The official files are read strictly: a file of another benchmark is refused by name,
+    a question id given twice (in one file or two files of a folder) is refused naming
+    both places, a row cut short or an unclosed quote is an error naming the row, and
+    .gz files are read wherever a file is. No question to run (an empty file, or
+    --skip-missing or --shard leaving none) is exit 1 with the reason.
+
     \b
     Example:
       ltrl eval -b longbench-v2 --data LongBench-v2/data.json \\
@@ -162,16 +168,21 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     from ltrl_cli.errors import LtrlError
     from ltrl_cli.eval.common import benchmark_module
     from ltrl_cli.io import records_out, write_records
+    from ltrl_cli.stages.evaluate import Selection, nothing_done, remember, summary
 
     bench = benchmark_module(s.benchmark)
     _check(s)
     paper = _paper(s)  # a bad --paper-model fails before any work
-    records = _prepare(run, s, options, bench)
+    selection = Selection()
+    records = _prepare(run, s, options, bench, selection)
     kept: list[dict[str, Any]] = []
     with records_out() as out:
-        shown = console.progress(_remember(records, kept), f"{bench.NAME} questions")  # a bar on a terminal only
+        shown = console.progress(remember(records, kept), f"{bench.NAME} questions")  # a bar on a terminal only
         run.add("questions", write_records(shown, out))
-    result = _summary(kept, bench, paper, s)
+    if not kept:
+        raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,
+                                     score_only=s.score_only))
+    result = summary(kept, bench, paper, quiet=s.quiet, path=s.summary)
     if result["ungraded_samples"] and not s.allow_judge_errors:
         raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "
                         f"records); fix the judge and rerun{'' if options.no_cache else ' (cached answers are reused)'}, "
@@ -197,10 +208,11 @@ def _paper(s: _Settings) -> dict[str, Any] | None:
     return paper_figures(s.paper_model, s.benchmark)
 
 
-def _prepare(run: Any, s: _Settings, options: Any, bench: Any) -> Any:
+def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -> Any:
     """The stream of graded records: generated and graded, or re-graded (--score-only)."""
     from ltrl_cli.eval.common import Graders
     from ltrl_cli.eval.runner import Evaluator, Sampling, evaluate, regrade
+    from ltrl_cli.stages.evaluate import previous_records, questions
 
     sampling = Sampling(temperature=0.6 if options.temperature is None else options.temperature, top_p=s.top_p,
                         top_k=s.top_k if s.top_k > 0 else None, max_tokens=options.max_tokens or 32768, seed=s.seed)
@@ -210,9 +222,11 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any) -> Any:
     evaluator = Evaluator(bench, llm=llm, graders=graders, sampling=sampling, keep_reasoning=not s.drop_reasoning,
                           thinking=s.thinking)
     if s.score_only:
-        return regrade(_previous(run, s), evaluator, concurrency=options.concurrency)
+        previous = previous_records(s.data, s.benchmark, skip_bad=s.skip_bad, reader=run.reader, shard=s.shard,
+                                    limit=s.limit, selection=selection)
+        return regrade(previous, evaluator, concurrency=options.concurrency)
     tokenizer = _tokenizer(s, options)
-    items = _items(s, bench)
+    items = questions(bench, s.data, skip_missing=s.skip_missing, shard=s.shard, limit=s.limit, selection=selection)
     model = {**options.describe(), "sampling": sampling.describe()}
     return evaluate(items, evaluator, samples=s.samples, concurrency=options.concurrency, tokenizer=tokenizer,
                     max_context=s.max_context, model=model)
@@ -255,76 +269,3 @@ def _tokenizer(s: _Settings, options: Any) -> Any:
     if not spec:
         raise UsageError("--max-context needs --tokenizer (a tokenizer folder or tiktoken:o200k_base)")
     return load_tokenizer(spec)
-
-
-def _items(s: _Settings, bench: Any) -> Any:
-    from itertools import islice
-
-    from ltrl_cli.io import in_shard, parse_shard
-
-    shard = parse_shard(s.shard)
-    return islice((i for i in bench.load(s.data, skip_missing=s.skip_missing) if in_shard(i.id, shard)), s.limit)
-
-
-def _previous(run: Any, s: _Settings) -> Any:
-    """A previous run's records, from --data or stdin."""
-    from ltrl_cli.io import read_records, stdin_records
-
-    if s.data is None:
-        yield from _of_this_run(stdin_records(skip_bad=s.skip_bad, stats=run.reader), s)
-        return
-    if not s.data.is_file():
-        from ltrl_cli.errors import BadInput
-
-        raise BadInput("not found (--score-only --data names a previous `ltrl eval` output)", source=str(s.data))
-    with s.data.open("rb") as handle:
-        yield from _of_this_run(read_records(handle, skip_bad=s.skip_bad, source=str(s.data), stats=run.reader), s)
-
-
-def _of_this_run(records: Any, s: _Settings) -> Any:
-    """Records of this benchmark, in this shard, up to --limit."""
-    from itertools import islice
-
-    from ltrl_cli.io import parse_shard, shard_records
-
-    return islice(shard_records(_this_benchmark(records, s.benchmark), parse_shard(s.shard)), s.limit)
-
-
-def _this_benchmark(records: Any, benchmark: str) -> Any:
-    from ltrl_cli.errors import BadInput
-
-    for record in records:
-        if record.get("benchmark") not in (None, benchmark):
-            raise BadInput(f"record {record.get('id')!r} is from benchmark {record['benchmark']!r}, not {benchmark!r}")
-        yield record
-
-
-def _remember(records: Any, kept: list[dict[str, Any]]) -> Any:
-    """Pass records through, keeping what the summary needs (not the response texts)."""
-    for record in records:
-        kept.append({"score": record.get("score"), "buckets": record.get("buckets"), "metrics": record.get("metrics"),
-                     "prompt": {"truncated": (record.get("prompt") or {}).get("truncated")},
-                     "samples": [{"score": x.get("score"), "truncated": x.get("truncated")}
-                                 for x in record.get("samples") or []]})
-        yield record
-
-
-def _summary(kept: list[dict[str, Any]], bench: Any, paper: dict[str, Any] | None, s: _Settings) -> dict[str, Any]:
-    """Build the summary; print its table on stderr; write it as JSON with --summary."""
-    import orjson
-
-    from ltrl_cli import console
-    from ltrl_cli.eval.summary import summarize, table
-
-    result = summarize(kept, bench.NAME, tuple(bench.BREAKDOWNS))
-    if paper is not None:
-        result["paper"] = paper
-    if kept and not s.quiet:
-        console.console.print(table(result))
-    if result["ungraded_samples"]:
-        console.warn(f"eval: {result['ungraded_samples']:,} sample(s) without a judge verdict are left out of "
-                     "the score, not counted as wrong")
-    if s.summary is not None:
-        s.summary.parent.mkdir(parents=True, exist_ok=True)
-        s.summary.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2) + b"\n")
-    return result

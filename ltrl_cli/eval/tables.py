@@ -126,8 +126,8 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     # AA-LCR documents and FRAMES answers hold quoted fields far above csv's 128 KB default.
     csv.field_size_limit(sys.maxsize)
     delimiter = "\t" if ".tsv" in [s.lower() for s in path.suffixes[-2:]] else ","
-    with open_input(path, text=True) as handle:
-        reader = csv.DictReader(handle, delimiter=delimiter, strict=True)
+    with open_input(path) as handle:
+        reader = csv.DictReader(_text_lines(handle, path), delimiter=delimiter, strict=True)
         number = 0
         try:
             for number, row in enumerate(reader, start=1):
@@ -143,6 +143,26 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         except csv.Error as exc:
             why = " (an unclosed quote: the file is cut short?)" if "end of data" in str(exc) else ""
             raise BadInput(f"row {number + 1}: {exc}{why}", source=str(path)) from None
+        except _BadLine as exc:
+            raise BadInput(f"row {number + 1} (line {exc.line}): not valid UTF-8 ({exc.reason})",
+                           source=str(path)) from None
+
+
+class _BadLine(Exception):
+    def __init__(self, line: int, reason: str):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def _text_lines(handle: Any, path: Path) -> Iterator[str]:
+    """The file's lines as text (line endings kept, a byte-order mark dropped), so a bad byte
+    is reported on its own line, not somewhere in a read-ahead block."""
+    for line_number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if line_number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            raise _BadLine(line_number, f"{exc.reason} at byte {exc.start + 1} of the line") from None
+        yield text
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
