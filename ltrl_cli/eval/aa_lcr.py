@@ -147,8 +147,19 @@ def _documents(row: dict[str, Any], csv_path: Path, number: int, root: Path) -> 
         if file is None:
             raise MissingDocument(f"question {row.get('question_id', number)}: document not found: "
                                   f"{root / category / doc_set / name}")
-        texts.append(file.read_text(encoding="utf-8", errors="replace"))
+        texts.append(_read_document(file))
     return texts
+
+
+def _read_document(file: Path) -> str:
+    """A document's text; bytes that are not UTF-8 are replaced, and the file is named on stderr."""
+    raw = file.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        console.warn(f"aa-lcr: {file}: not valid UTF-8 at byte {exc.start + 1:,} ({exc.reason}); "
+                     "such bytes are read as U+FFFD")
+        return raw.decode("utf-8", errors="replace")
 
 
 def _item(row: dict[str, Any], csv_path: Path, number: int, documents: list[str]) -> Item:

@@ -156,3 +156,12 @@ def test_mrcr_and_frames_folders_read_gz(tmp_path):
         file.with_name(file.name + ".gz").write_bytes(gzip.compress(file.read_bytes()))
         file.unlink()
     assert len(list(mrcr.load(data))) == 3
+
+
+def test_an_aa_lcr_document_with_bad_bytes_is_named(tmp_path, capsys):
+    data, _ = write_benchmark("aa-lcr", tmp_path / "aa")
+    bad = data / "lcr" / "Legal" / "set1" / "a-1.txt"
+    bad.write_bytes(b"Caf\xe9 text")
+    items = list(aa_lcr.load(data))
+    assert "Caf\ufffd text" in items[0].messages[0]["content"]
+    assert f"aa-lcr: {bad}: not valid UTF-8 at byte 4" in capsys.readouterr().err
