@@ -246,3 +246,21 @@ def test_a_repeated_page_id_is_skipped_and_counted(tmp_path):
         assert [h.id for h in idx.search("second page claiming", 5)] == []
     finally:
         idx.close()
+
+
+def test_text_is_stored_once_and_the_record_beside_it(built):
+    index = open_index(built[0] / "idx")
+    assert index.lucene.contents("11") == "".join(p + "\n" for p in PAGES[1]["text"])[:-1]
+    record = orjson.loads(index._meta[index.node("11")])[1]
+    assert record["text"] is None and record["anchors"] == PAGES[1]["anchors"]
+
+
+def test_an_index_of_another_format_is_refused_with_the_rebuild_command(built, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(built[0] / "idx", target)
+    info = orjson.loads((target / "COMPLETE").read_bytes())
+    info["format"] = 1  # text stored twice, pages as raw JSON
+    (target / "COMPLETE").write_bytes(orjson.dumps(info))
+    with pytest.raises(BackendError, match=f"index {target} has format 1 and this ltrl reads format 2 .*"
+                                           f"rebuild it with: ltrl index {built[0] / 'small.jsonl.gz'} -o {target} --force"):
+        open_index(target)

@@ -84,24 +84,64 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1].rsplit(" ", 1)[0] + "…"
 
 
-def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
-    """The paragraph that contains most of the query's terms, cut to `width` characters.
+def page_text(page: dict) -> str:
+    """The page's paragraphs joined by line breaks, title line first: what Lucene indexes and stores."""
+    return "\n".join(page.get("text") or [])
 
-    Terms are matched as substrings of the lower-cased paragraph rather than by
-    tokenising every paragraph: this runs for every hit of every search, and on long
-    pages tokenising cost several times the Lucene query itself.
+
+# Lucene's English stop words, which its analyzer drops: a line is not picked for holding them.
+STOP_WORDS = frozenset(
+    "a an and are as at be but by for if in into is it no not of on or such that the their then there these "
+    "they this to was will with".split())
+
+
+SNIPPET_SCAN = 4000  # characters of a page a snippet is chosen from
+
+
+def snippet(text: str, query_terms: set[str], width: int = 200, scan: int = SNIPPET_SCAN) -> str:
+    r"""The line of `text` after its first (the title line) with most of the query's terms, cut to `width`.
+
+    A term counts once per line, matched as a substring; stop words do not count. Of equal
+    lines the first wins (leads and attribute lines come early); with no term found, the
+    first non-blank line. Only the first `scan` characters are searched: on the long
+    pages of Wikispeedia (28 KB a hit, on average) searching the whole text took 5x the
+    Lucene query itself, and the lead of an article is what says what it is about. Most
+    KILT pages are shorter than `scan`. The text is searched as UTF-8 bytes, ASCII
+    letters lower-cased, jumping from hit to hit with `find`.
+
+    >>> snippet("T\nNothing here.\nBorn in Oslo in 1901.", {"oslo", "born"})
+    'Born in Oslo in 1901.'
+    >>> snippet("T\n\nFirst line.\nSecond line.", {"nowhere"})
+    'First line.'
+    >>> snippet("T\nFirst line.\nOslo, later.", {"oslo"}, scan=15)
+    'First line.'
+    """
+    data = text[:scan].encode("utf-8", "surrogatepass")
+    low, body = data.lower(), data.find(b"\n") + 1
+    counts: dict[int, int] = {}  # line start -> terms found on the line
+    ends: dict[int, int] = {}
+    for term in {t.encode() for t in query_terms if len(t) > 1 and t not in STOP_WORDS}:
+        at = low.find(term, body) if body else -1
+        while at >= 0:
+            start, end = low.rfind(b"\n", 0, at) + 1, low.find(b"\n", at)
+            end = len(low) if end < 0 else end
+            counts[start], ends[start] = counts.get(start, 0) + 1, end
+            at = low.find(term, end)
+    if counts:
+        start = min(counts, key=lambda s: (-counts[s], s))
+        line = data[start:ends[start]]
+    else:
+        line = next((line for line in data[body:].split(b"\n") if line.strip()), b"") if body else b""
+    return clip(line.decode("utf-8", "surrogatepass") or text.split("\n", 1)[0], width)
+
+
+def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
+    """`snippet` of a KILT page held in memory.
 
     >>> snippet_of({"text": ["T", "Nothing here.", "Born in Oslo in 1901."]}, {"oslo", "born"})
     'Born in Oslo in 1901.'
     """
-    paragraphs = [p.strip() for p in (page.get("text") or [])[1:] if p.strip()] or [page.get("wikipedia_title", "")]
-    terms = [t for t in query_terms if len(t) > 1]
-
-    def hits(paragraph: str) -> int:
-        lowered = paragraph.lower()
-        return sum(term in lowered for term in terms)
-
-    return clip(max(paragraphs, key=hits), width)  # the first of equals: leads and attribute lines come early
+    return snippet(page_text(page), query_terms, width) or page.get("wikipedia_title", "")
 
 
 class MemoryIndex:

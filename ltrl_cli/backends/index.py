@@ -2,8 +2,9 @@
 
 `open_index(DIR)` returns an `Index`, which implements the PageStore and Searcher
 protocols of `backends.base`, and carries the link graph as `.graph`. Titles, ids and
-links come from the memory-mapped graph files; the JVM (about a second) starts only when
-a page's text or a search is first needed.
+links come from the memory-mapped graph files, the rest of a page's record from
+`DIR/pages/` (see backends/pagestore.py); the JVM (about a second) starts only when a
+page's text or a search is first needed.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from pathlib import Path
 
 import orjson
 
-from ltrl_cli.backends.base import Hit
+from ltrl_cli.backends.base import Hit, snippet, tokens
 from ltrl_cli.backends.graph import Graph
+from ltrl_cli.backends.pagestore import FORMAT, Meta, join_page
 from ltrl_cli.errors import BackendError
 from ltrl_cli.lru import LRU
 
@@ -36,11 +38,15 @@ def open_index(path: str | Path) -> "Index":
         raise BackendError(f"{path} is not an ltrl index (no COMPLETE marker); {BUILD_HINT} (a new or empty DIR)")
     try:
         info = orjson.loads(marker.read_bytes())
-        graph = Graph(path / "graph")
+        built = info.get("format", 1)
+        if built != FORMAT:
+            raise BackendError(f"index {path} has format {built} and this ltrl reads format {FORMAT} (pages are "
+                               f"stored differently); rebuild it with: {rebuild_command(path)}")
+        graph, meta = Graph(path / "graph"), Meta(path / "pages")
     except (OSError, ValueError, orjson.JSONDecodeError) as exc:
         raise BackendError(
             f"index {path} is damaged ({exc}); rebuild it with: {rebuild_command(path)}") from None
-    return Index(path, graph, info)
+    return Index(path, graph, meta, info)
 
 
 def owner_mark(source: Path) -> str:
@@ -70,8 +76,8 @@ class Index:
         info: the counts recorded when the index was built.
     """
 
-    def __init__(self, path: Path, graph: Graph, info: dict, cache_pages: int = 2048):
-        self.path, self.graph, self.info = path, graph, info
+    def __init__(self, path: Path, graph: Graph, meta: Meta, info: dict, cache_pages: int = 2048):
+        self.path, self.graph, self.info, self._meta = path, graph, info, meta
         self._lucene = None
         self._pages: LRU[str, dict] = LRU(cache_pages)
 
@@ -101,11 +107,12 @@ class Index:
         page_id = str(page_id)
         page = self._pages.get(page_id)
         if page is None:
-            raw = self.lucene.raw(page_id)
-            if raw is None:
-                raise KeyError(page_id)
-            page = raw["page"]
-            self._pages[page_id] = page
+            node = self.node(page_id)
+            text = self.lucene.contents(page_id)
+            if text is None:
+                raise BackendError(f"page {page_id} is in the graph of {self.path} but not in its Lucene index; "
+                                   f"the index is damaged, rebuild it with: {rebuild_command(self.path)}")
+            page = self._pages[page_id] = join_page(text, self._meta[node])
         return page
 
     def title(self, page_id: str) -> str:
@@ -129,10 +136,15 @@ class Index:
     # ---- Searcher
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        return self.lucene.search(query, k)
+        return self._hits(self.lucene.search(query, k), set(tokens(query)))
 
     def batch_search(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
-        return self.lucene.batch_search(queries, k)
+        found = self.lucene.batch_search(queries, k)
+        return [self._hits(results, set(tokens(query))) for results, query in zip(found, queries)]
+
+    def _hits(self, results: list[tuple[str, float, str]], terms: set[str]) -> list[Hit]:
+        """Hits with their titles (from the graph) and snippets (from the stored text alone)."""
+        return [Hit(page_id, self.title(page_id), score, snippet(text, terms)) for page_id, score, text in results]
 
     # ---- link evidence
 

@@ -28,9 +28,7 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-import orjson
-
-from ltrl_cli.backends.base import Hit, snippet_of, tokens
+from ltrl_cli.backends.base import tokens
 from ltrl_cli.errors import BackendError, MissingDependency
 
 _lock = threading.Lock()
@@ -106,17 +104,18 @@ def start_jvm():
 
 
 def build(collection_dir: Path, index_dir: Path, log_path: Path, threads: int) -> None:
-    """Run Anserini's IndexCollection over JsonCollection files (`id`, `contents`, page).
+    """Run Anserini's IndexCollection over JsonCollection files (`id`, `contents`).
 
-    The whole JSON line is stored as the document's raw form, so the KILT page can be
-    read back by id. Positions and document vectors are not stored: BM25 needs neither,
-    and on KILT they would add tens of GB.
+    `contents` is stored as well as indexed (the page's text, read back by id and for
+    snippets); not the raw JSON line, which would store the text a second time.
+    Positions and document vectors are not stored: BM25 needs neither, and on KILT they
+    would add tens of GB.
     """
     java = Path(java_home()) / "bin" / "java"
     argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
             "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
             "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection_dir),
-            "-index", str(index_dir), "-threads", str(threads), "-storeRaw", "-optimize"]
+            "-index", str(index_dir), "-threads", str(threads), "-storeContents", "-optimize"]
     with open(log_path, "ab") as log:
         status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 preexec_fn=_die_with(os.getpid())).returncode
@@ -173,7 +172,11 @@ def bounded_query(query: str) -> str:
 
 
 class LuceneSearcher:
-    """BM25 search and raw page fetch over an index built by `build`."""
+    """BM25 search and stored-text fetch over an index built by `build`.
+
+    A result is (page id, score, stored text): the Python side of a search is three
+    reads of the hit that Anserini has already loaded, nothing parsed.
+    """
 
     def __init__(self, index_dir: Path, k1: float = 0.9, b: float = 0.4):
         autoclass = start_jvm()
@@ -184,16 +187,14 @@ class LuceneSearcher:
         self._searcher.set_bm25(float(k1), float(b))
         self._list = autoclass("java.util.ArrayList")
 
-    def raw(self, page_id: str) -> dict | None:
-        """The stored JSON line of a page (`id`, `contents`, `page`), or None."""
-        text = self._searcher.doc_raw(str(page_id))
-        return orjson.loads(text) if text else None
+    def contents(self, page_id: str) -> str | None:
+        """The stored text of a page, or None."""
+        return self._searcher.doc_contents(str(page_id))
 
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        terms = set(tokens(query))
-        return [self._hit(doc, terms) for doc in self._searcher.search(bounded_query(query), int(k))]
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float, str]]:
+        return [_result(doc) for doc in self._searcher.search(bounded_query(query), int(k))]
 
-    def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[Hit]]:
+    def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[tuple[str, float, str]]]:
         if not queries:
             return []
         jqueries, jqids = self._list(), self._list()
@@ -201,14 +202,11 @@ class LuceneSearcher:
             jqueries.add(bounded_query(query))
             jqids.add(str(number))
         results = self._searcher.batch_search(jqueries, jqids, int(k), int(threads))
-        terms = [set(tokens(query)) for query in queries]
-        return [[self._hit(doc, terms[n]) for doc in results.get(str(n))] for n in range(len(queries))]
-
-    def _hit(self, doc, terms: set[str]) -> Hit:
-        raw = orjson.loads(doc.lucene_document.get("raw"))
-        page = raw.get("page") or {}
-        title = page.get("wikipedia_title", "")
-        return Hit(str(doc.docid), title, float(doc.score), snippet_of(page, terms))
+        return [[_result(doc) for doc in results.get(str(n))] for n in range(len(queries))]
 
     def close(self) -> None:
         self._searcher.close()
+
+
+def _result(doc) -> tuple[str, float, str]:
+    return doc.docid, doc.score, doc.lucene_document.get("contents") or ""

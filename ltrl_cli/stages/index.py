@@ -1,13 +1,14 @@
 """Build an index directory from a KILT file: Lucene index + link graph + title map.
 
-One streaming pass over the KILT file feeds two writers: JsonCollection chunks for
-Lucene (`id`, `contents`, and the page itself, stored raw so `page(id)` can return it)
-and the graph writer (titles, ids, spooled links). Then Anserini indexes the chunks, the
+One streaming pass over the KILT file feeds three writers: JsonCollection files for
+Lucene (`id` and `contents`, the page's text, stored once), the rest of each page's
+record (backends/pagestore.py), and the graph writer (titles, ids, spooled links). Then Anserini indexes the chunks, the
 links are resolved, and the COMPLETE marker is written last: a run killed at any point
 leaves a directory that `open_index` refuses and `ltrl index --force` may replace.
 
 DIR/
-  lucene/     Lucene index (BM25; raw pages stored)
+  lucene/     Lucene index (BM25; each page's text stored)
+  pages/      the rest of each page's record, in node order (see backends/pagestore.py)
   graph/      CSR link graph and title/id maps (see backends/graph.py)
   build.log   Anserini's log
   COMPLETE    JSON: counts, source, time (written last)
@@ -31,10 +32,9 @@ from ltrl_cli.backends import kilt
 from ltrl_cli.backends.index import COMPLETE, OWNER_MARK, owner_mark
 from ltrl_cli.backends.graph import GraphWriter
 from ltrl_cli.backends.pages import DERIVED, PageReader
+from ltrl_cli.backends.pagestore import FORMAT, Collection, MetaWriter, split_page
 from ltrl_cli.errors import LtrlError
 from ltrl_cli.io import replacing
-
-FORMAT_VERSION = 1
 
 
 PEEK_PAGES = 1000  # pages looked at to tell a corpus without anchors
@@ -50,7 +50,7 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
         out: the index directory to create; it must not exist (or be empty) unless `force`.
         force: replace an existing index directory (never a directory ltrl did not make).
         threads: Lucene indexing threads (default: the CPU count, at most 8).
-        chunk_pages: pages per JsonCollection chunk (Anserini indexes chunks in parallel).
+        chunk_pages: pages per JsonCollection file at most (Anserini indexes files in parallel).
         id_field: the field holding page ids ("title": derive them); None: the first of
             wikipedia_id, _id, id that the first page has.
         link_mentions: infer links from title mentions on pages without anchors; None:
@@ -84,13 +84,14 @@ def _build(source, out, threads, chunk_pages, id_field, link_mentions, progress,
 
             linker = MentionLinker(page["wikipedia_title"] for page in kilt.read_pages(source, PageReader(id_field)))
     scratch = out / ".build"
-    (scratch / "collection").mkdir(parents=True)
-    graph = GraphWriter(out / "graph", scratch)
+    scratch.mkdir()
+    threads = threads or _threads()
+    graph, meta = GraphWriter(out / "graph", scratch), MetaWriter(out / "pages")
+    collection = Collection(scratch / "collection", threads, chunk_pages)
     pages = kilt.read_pages(source, reader)
     if reader.chosen_by_first_page:
         pages = _announce_ids(pages, reader)
-    n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, scratch / "collection",
-                                   chunk_pages, linker)
+    n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, meta, collection, linker)
     if n == 0:
         raise LtrlError(f"{source}: no pages found")
     if repeats.count:
@@ -99,12 +100,12 @@ def _build(source, out, threads, chunk_pages, id_field, link_mentions, progress,
     with console.status(f"Lucene: indexing {n:,} pages"):
         from ltrl_cli.backends import lucene
 
-        lucene.build(scratch / "collection", out / "lucene", out / "build.log", threads or _threads())
+        lucene.build(scratch / "collection", out / "lucene", out / "build.log", threads)
     with console.status("resolving links"):
         stats = graph.finish()
     shutil.rmtree(scratch)
     stats.update(repeated_ids=repeats.count, inferred_links=inferred, source=str(source),
-                 seconds=round(time.perf_counter() - started, 1), format=FORMAT_VERSION, id_field=reader.id_field,
+                 seconds=round(time.perf_counter() - started, 1), format=FORMAT, id_field=reader.id_field,
                  anchors_out_of_range=reader.counts["anchors_out_of_range"],
                  anchors_no_target=reader.counts["anchors_no_target"])
     _warn_counts(stats)
@@ -195,9 +196,9 @@ class Repeats:
     first: str | None = None
 
 
-def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_pages: int,
+def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, collection: Collection,
             linker=None) -> tuple[int, Repeats, int]:
-    """Write each page to a Lucene chunk and to the graph writer; return the page count.
+    """Write each page to the Lucene collection, the page records and the graph; return the page count.
 
     KILT ids are unique; a page whose id came before (a file concatenated twice, a
     merge of two dumps) is skipped and counted, so Lucene and the graph agree on which
@@ -205,7 +206,6 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_p
     anchors inferred from the titles it mentions (their number is returned last).
     """
     count, seen, repeats, inferred = 0, kilt.SeenIds(), Repeats(), 0
-    chunk = None
     try:
         for page in pages:
             page_id = str(page["wikipedia_id"])
@@ -216,16 +216,14 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, collection: Path, chunk_p
             if linker is not None and not page["anchors"] and not page.get("unplaced_links"):
                 page["anchors"] = linker.anchors(page)
                 inferred += len(page["anchors"])
-            if count % chunk_pages == 0:
-                if chunk:
-                    chunk.close()
-                chunk = open(collection / f"part-{count // chunk_pages:05d}.jsonl", "wb")
-            chunk.write(orjson.dumps({"id": page_id, "contents": kilt.contents(page), "page": page}) + b"\n")
+            text, record = split_page(page)
+            collection.add(page_id, text)
+            meta.add(record)
             graph.add_page(page_id, str(page["wikipedia_title"]), kilt.page_links(page))
             count += 1
     finally:
-        if chunk:
-            chunk.close()
+        collection.close()
+    meta.finish()
     return count, repeats, inferred
 
 
