@@ -136,9 +136,3 @@ def page_links(page: dict) -> Iterator[tuple[str, int]]:
         if isinstance(href, str) and href:
             yield href_title(href), -1
 
-
-def contents(page: dict) -> str:
-    """What Lucene indexes for a page: its title, then its paragraphs."""
-    paragraphs = page.get("text") or []
-    body = "\n".join(p.strip() for p in paragraphs[1:] if isinstance(p, str) and p.strip())
-    return f"{page['wikipedia_title']}\n{body}"

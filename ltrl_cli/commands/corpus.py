@@ -101,7 +101,8 @@ def tokenizer_command(
     """
     import itertools
 
-    from ltrl_cli.backends.kilt import contents, read_pages
+    from ltrl_cli.backends.base import page_text
+    from ltrl_cli.backends.kilt import read_pages
     from ltrl_cli.backends.tokenize import train_bpe
     from ltrl_cli.io import refuse_existing, replacing
 
@@ -110,7 +111,7 @@ def tokenizer_command(
         def texts():
             for page in itertools.islice(read_pages(corpus), max_pages):
                 run.add("pages")
-                yield contents(page)
+                yield page_text(page)
 
         tokenizer = train_bpe(texts(), vocab_size)
         with replacing(output) as tmp:
