@@ -98,7 +98,16 @@ STOP_WORDS = frozenset(
 SNIPPET_SCAN = 4000  # characters of a page a snippet is chosen from
 
 
-def snippet(text: str, query_terms: set[str], width: int = 200, scan: int = SNIPPET_SCAN) -> str:
+def snippet_terms(query_terms: Iterable[str]) -> list[bytes]:
+    """The terms a snippet looks for, as `snippet` takes them (once per query, not per hit).
+
+    >>> snippet_terms(["the", "river", "a", "seine", "river"])
+    [b'river', b'seine']
+    """
+    return list(dict.fromkeys(t.encode() for t in query_terms if len(t) > 1 and t not in STOP_WORDS))
+
+
+def snippet(text: str, needles: list[bytes], width: int = 200, scan: int = SNIPPET_SCAN) -> str:
     r"""The line of `text` after its first (the title line) with most of the query's terms, cut to `width`.
 
     A term counts once per line, matched as a substring; stop words do not count. Of equal
@@ -109,18 +118,18 @@ def snippet(text: str, query_terms: set[str], width: int = 200, scan: int = SNIP
     KILT pages are shorter than `scan`. The text is searched as UTF-8 bytes, ASCII
     letters lower-cased, jumping from hit to hit with `find`.
 
-    >>> snippet("T\nNothing here.\nBorn in Oslo in 1901.", {"oslo", "born"})
+    >>> snippet("T\nNothing here.\nBorn in Oslo in 1901.", snippet_terms(["oslo", "born"]))
     'Born in Oslo in 1901.'
-    >>> snippet("T\n\nFirst line.\nSecond line.", {"nowhere"})
+    >>> snippet("T\n\nFirst line.\nSecond line.", [b"nowhere"])
     'First line.'
-    >>> snippet("T\nFirst line.\nOslo, later.", {"oslo"}, scan=15)
+    >>> snippet("T\nFirst line.\nOslo, later.", [b"oslo"], scan=15)
     'First line.'
     """
     data = text[:scan].encode("utf-8", "surrogatepass")
     low, body = data.lower(), data.find(b"\n") + 1
     counts: dict[int, int] = {}  # line start -> terms found on the line
     ends: dict[int, int] = {}
-    for term in {t.encode() for t in query_terms if len(t) > 1 and t not in STOP_WORDS}:
+    for term in needles:
         at = low.find(term, body) if body else -1
         while at >= 0:
             start, end = low.rfind(b"\n", 0, at) + 1, low.find(b"\n", at)
@@ -141,7 +150,7 @@ def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
     >>> snippet_of({"text": ["T", "Nothing here.", "Born in Oslo in 1901."]}, {"oslo", "born"})
     'Born in Oslo in 1901.'
     """
-    return snippet(page_text(page), query_terms, width) or page.get("wikipedia_title", "")
+    return snippet(page_text(page), snippet_terms(query_terms), width) or page.get("wikipedia_title", "")
 
 
 class MemoryIndex:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import orjson
 
-from ltrl_cli.backends.base import Hit, snippet, tokens
+from ltrl_cli.backends.base import Hit, snippet, snippet_terms, tokens
 from ltrl_cli.backends.graph import Graph
 from ltrl_cli.backends.pagestore import FORMAT, Meta, join_page
 from ltrl_cli.errors import BackendError
@@ -136,15 +136,15 @@ class Index:
     # ---- Searcher
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
-        return self._hits(self.lucene.search(query, k), set(tokens(query)))
+        return self._hits(self.lucene.search(query, k), snippet_terms(tokens(query)))
 
     def batch_search(self, queries: list[str], k: int = 10) -> list[list[Hit]]:
         found = self.lucene.batch_search(queries, k)
-        return [self._hits(results, set(tokens(query))) for results, query in zip(found, queries)]
+        return [self._hits(results, snippet_terms(tokens(query))) for results, query in zip(found, queries)]
 
-    def _hits(self, results: list[tuple[str, float, str]], terms: set[str]) -> list[Hit]:
+    def _hits(self, results: list[tuple[str, float, str]], needles: list[bytes]) -> list[Hit]:
         """Hits with their titles (from the graph) and snippets (from the stored text alone)."""
-        return [Hit(page_id, self.title(page_id), score, snippet(text, terms)) for page_id, score, text in results]
+        return [Hit(page_id, self.title(page_id), score, snippet(text, needles)) for page_id, score, text in results]
 
     # ---- link evidence
 

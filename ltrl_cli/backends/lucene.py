@@ -160,6 +160,8 @@ def bounded_query(query: str) -> str:
     >>> len(set(bounded_query(" ".join(f"t{i}" for i in range(2000))).split()))
     1000
     """
+    if len(query) < 2 * MAX_QUERY_TERMS:  # too short to hold that many terms: skip the tokenising
+        return query
     words = tokens(query)
     if len(set(words)) <= MAX_QUERY_TERMS:
         return query
