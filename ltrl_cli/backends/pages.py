@@ -6,7 +6,8 @@ training contexts only ever see one shape:
     {"wikipedia_id": str, "wikipedia_title": str,
      "text": [title line, paragraph, ...],          # markup-free
      "anchors": [{"text", "href", "paragraph_id", "start", "end"[, "inferred"]}],
-     "unplaced_links": [href, ...]}                  # links without a place in the text
+     "unplaced_links": [href, ...],                 # links without a place in the text
+     ...}                                           # the record's other fields, as they were
 
 What is accepted (DESIGN.md, "Facts learned since"):
 - ids: `wikipedia_id`, `_id` or `id`, the first of these the first page has (or the field
@@ -40,6 +41,7 @@ TITLE_FIELDS = ("wikipedia_title", "title")
 TEXT_FIELDS = ("text", "paragraphs")
 DERIVED = "title"  # --id-field value: derive ids from titles
 
+_REPLACED = {"paragraphs", "unplaced_links", "text", "anchors"}  # rewritten (other fields pass through)
 _MARKUP = re.compile(r"^(\s*)([A-Za-z_]+)::::")
 _ANY_MARKUP = re.compile(r":{3,}")
 
@@ -147,7 +149,8 @@ class PageReader:
         anchors, unplaced = [], [h for h in raw.get("unplaced_links") or () if isinstance(h, str) and h]
         for anchor in raw.get("anchors") or ():
             self._anchor(anchor, paragraphs, text, edits, shift_by, anchors, unplaced)
-        page = {"wikipedia_id": page_id, "wikipedia_title": title, "text": text, "anchors": anchors}
+        page = {key: value for key, value in raw.items() if key not in _REPLACED}  # categories, ... kept
+        page.update(wikipedia_id=page_id, wikipedia_title=title, text=text, anchors=anchors)
         if unplaced:
             page["unplaced_links"] = unplaced
         return page
