@@ -106,12 +106,13 @@ class Occupancy:
 def run_steps(index, records: list[dict], delay: float, concurrency: int, k: int) -> dict:
     from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.llm.openai import OpenAIChat
-    from ltrl_cli.stages.search_agent import AgentOptions, AgentStats, search_agent
+    from ltrl_cli.stages.search_agent import AgentOptions, search_agent
+    from ltrl_cli.stats import Stats
 
     with fixed_delay_endpoint(delay, reply="bench.bench_agent:scripted_agent") as base_url:
         llm = Occupancy(OpenAIChat(base_url, "fake", max_retries=0, connections=concurrency * 2))
         options = AgentOptions(rollouts=k, protocol="tools", concurrency=concurrency)
-        stats = AgentStats()
+        stats = Stats()
         started = time.perf_counter()
         out = list(search_agent(records, llm=llm, index=index, judge=make_judge("contains"), options=options,
                                 stats=stats))
@@ -119,8 +120,8 @@ def run_steps(index, records: list[dict], delay: float, concurrency: int, k: int
     turns = sum(r["turns"] for rec in out for r in rec["rollouts"])
     ideal = concurrency / delay if delay else float("nan")
     latency = sorted(llm.latencies)
-    return {"delay_s": delay, "concurrency": concurrency, "questions": len(records), "rollouts": stats.rollouts,
-            "turns": turns, "failed": stats.failed_rollouts, "seconds": round(elapsed, 2),
+    return {"delay_s": delay, "concurrency": concurrency, "questions": len(records), "rollouts": stats["rollouts"],
+            "turns": turns, "failed": stats["failed rollouts"], "seconds": round(elapsed, 2),
             "mean_in_flight": round(llm.area / elapsed, 1), "latency_p50_s": round(percentile(latency, 0.5), 3),
             "latency_p99_s": round(percentile(latency, 0.99), 3),
             "turns_per_s": round(turns / elapsed, 1), "ideal_turns_per_s": round(ideal, 1),

@@ -17,7 +17,8 @@ from typer.core import TyperGroup
 
 from ltrl_cli import __version__, console
 from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError, bound
-from ltrl_cli.io import ClosedPipe, ReaderStats, Terminated, raise_on_sigterm
+from ltrl_cli.io import ClosedPipe, Terminated, raise_on_sigterm
+from ltrl_cli.stats import Stats
 
 PIPELINE_HELP = """\
 Build long-context RL data and train reasoning models on it (LongTraceRL).
@@ -89,30 +90,16 @@ Shard = Annotated[
 ]
 
 
-class Run:
-    """What a running command shares with `command()`: counts and reader stats."""
-
-    def __init__(self, name: str):
-        self.tally = console.Tally(name)
-        self.reader = ReaderStats()
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.tally.add(key, n)
-
-    def summary(self) -> str:
-        if self.reader.lines:
-            self.tally.counts = console.Counter(
-                {"in": self.reader.records, **self.tally.counts, "skipped": self.reader.skipped}
-            )
-        return self.tally.line()
-
-
 @contextlib.contextmanager
-def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: bool = True) -> Iterator[Run]:
-    """Run a command body: one-line errors, documented exit codes, a closing summary."""
+def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: bool = True) -> Iterator[Stats]:
+    """Run a command body: one-line errors, documented exit codes, a closing summary.
+
+    Yields the run's Stats: the reader, the stages and the command count into it, and
+    its summary line closes the run on stderr.
+    """
     console.configure(quiet=quiet, verbose=verbose)
     raise_on_sigterm()
-    run = Run(name)
+    run = Stats()
     try:
         yield run
     except ClosedPipe:
@@ -130,7 +117,7 @@ def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: b
     except Exception as exc:  # a bug or an unforeseen backend failure: still one line
         _fail(name, f"unexpected {type(exc).__name__}: {exc} (run with -v for the traceback)", 1)
     if summary:
-        console.info(run.summary())
+        console.info(run.summary(name))
 
 
 def _fail(name: str, message: str, code: int) -> None:

@@ -1,15 +1,13 @@
 """Everything a person reads goes to stderr through here; stdout carries records only.
 
 Progress bars are drawn only when stderr is a terminal and --quiet is off. Summaries are
-one line: `walk: 1,000 out, 0 skipped (0.4s)`.
+one line (`ltrl_cli.stats.Stats`): `walk: 1,000 out, 0 skipped (0.4s)`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-from collections import Counter
 from contextlib import contextmanager
 from typing import Iterable, Iterator, TypeVar
 
@@ -61,26 +59,6 @@ def progress(items: Iterable[T], description: str, total: int | None = None) -> 
         for item in items:
             yield item
             bar.advance(task)
-
-
-class Tally:
-    """Counts for the closing summary line of a command."""
-
-    def __init__(self, command: str):
-        self.command = command
-        self.counts: Counter[str] = Counter()
-        self.started = time.perf_counter()
-
-    def add(self, key: str, n: int = 1) -> None:
-        self.counts[key] += n
-
-    def __getitem__(self, key: str) -> int:
-        return self.counts[key]
-
-    def line(self) -> str:
-        parts = [f"{value:,} {key}" for key, value in self.counts.items()]
-        elapsed = time.perf_counter() - self.started
-        return f"{self.command}: {', '.join(parts) or 'nothing done'} ({elapsed:.1f}s)"
 
 
 @contextmanager

@@ -1,6 +1,7 @@
 """One streaming layer for every command: JSONL in, JSONL out, line by line.
 
-- `read_records` parses stdin lazily; a bad line raises BadInput naming the line, or with
+- `read_records` parses stdin lazily and checks each record against the stage's schema
+  (`ltrl_cli.records.READS`); a bad line raises BadInput naming the line, or with
   `skip_bad` is warned about, counted and skipped.
 - `records_out` hands out the record stream and, while it is open, sends anything else
   written to file descriptor 1 (print, the JVM, C extensions, child processes) to stderr.
@@ -25,25 +26,10 @@ import orjson
 
 from ltrl_cli import console
 from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.schema import Reads, json_type
+from ltrl_cli.stats import Stats
 
 _MISSING = object()  # get_path's "no default given"
-_ABSENT = object()  # a lookup result meaning "not there"
-
-
-class ReaderStats:
-    """What the reader saw: lines read, records yielded, bad lines skipped."""
-
-    def __init__(self) -> None:
-        self.lines = 0
-        self.records = 0
-        self.skipped = 0
-
-    def reject(self, exc: BadInput, *, skip_bad: bool) -> None:
-        """Raise `exc`, or with `skip_bad` warn about it on stderr and count it as skipped."""
-        if not skip_bad:
-            raise exc
-        self.skipped += 1
-        console.warn(f"skipping {exc.message}")
 
 
 def read_records(
@@ -51,45 +37,40 @@ def read_records(
     *,
     skip_bad: bool = False,
     source: str | None = None,
-    stats: ReaderStats | None = None,
-    required: tuple[str, ...] = (),
+    stats: Stats | None = None,
+    schema: Reads | None = None,
 ) -> Iterator[dict]:
     """Yield one dict per non-blank line of `stream`.
 
-    Each record is checked to be a JSON object holding the `required` keys (dotted paths
-    allowed). With `skip_bad`, a bad line is reported on stderr and skipped; otherwise it
-    raises BadInput naming the line.
+    Each record is checked to be a JSON object whose fields have the types `schema` says
+    (the reading stage's entry in `ltrl_cli.records.READS`). With `skip_bad`, a bad line
+    is reported on stderr, counted as skipped and left out; otherwise it raises BadInput
+    naming the line. `stats` counts `in` and `skipped` and follows the line number.
     """
-    stats = stats if stats is not None else ReaderStats()
+    stats = stats if stats is not None else Stats()
     for number, raw in enumerate(stream, start=1):
-        stats.lines = number
+        stats.line = number
         if not raw.strip():
             continue
         try:
-            record = _parse(raw, required)
+            record = _parse(raw, schema)
         except BadInput as exc:
             stats.reject(BadInput(exc.detail, line=number, source=source), skip_bad=skip_bad)
             continue
-        stats.records += 1
+        stats.update("in")
         yield record
 
 
-def _parse(raw: bytes, required: tuple[str, ...]) -> dict:
+def _parse(raw: bytes, schema: Reads | None) -> dict:
     try:
         record = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadInput(f"not valid JSON ({exc.args[0].split(':')[0]})") from None
     if not isinstance(record, dict):
-        raise BadInput(f"expected a JSON object, got {_json_type(record)}")
-    for key in required:
-        if get_path(record, key, _ABSENT) is _ABSENT:
-            raise BadInput(f"missing field '{key}'")
+        raise BadInput(f"expected a JSON object, got {json_type(record)}")
+    if schema is not None:
+        schema.check(record)
     return record
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
-    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def get_path(record: dict, path: str, default: Any = _MISSING) -> Any:

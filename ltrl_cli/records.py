@@ -1,28 +1,83 @@
-"""The record layouts each stage reads and adds (documentation as types).
+"""The record layouts each stage reads and adds, and what each stage reads of them.
 
 Every record carries a stable `id`; every stage passes unknown keys through and adds its
-own. Nested keys are namespaced by stage.
+own. Nested keys are namespaced by stage. These TypedDicts are the one written-down
+layout: `READS` says which of their fields each stage reads, and `ltrl_cli.schema`
+checks those fields' types (from the annotations here) as each line is read, so a
+layout changed here is a check changed everywhere (docs/records.md shows them).
 """
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, Union
+
+from ltrl_cli.schema import Reads
+
+Id = Union[str, int]  # a page or record id (a number is taken as its text)
+Answer = Union[str, int, float]  # a gold answer (a number is taken as its text)
+
+
+class StartRecord(TypedDict, total=False):
+    """`ltrl walk --starts` input: a start page by `id` or by `title` (other keys pass on)."""
+
+    id: Id
+    title: str
+
+
+class Anchor(TypedDict):
+    text: str  # the link's anchor text
+    paragraph_id: int | None  # its paragraph in the page it is on
+    paragraph: str  # that paragraph's text ("" when unknown)
+    inferred: NotRequired[bool]  # true: found from a title mention (ltrl index --link-mentions)
 
 
 class Hop(TypedDict):
-    id: str  # page id
+    id: Id  # page id
     title: str
-    # {"text", "paragraph_id", "paragraph"[, "inferred": true]} of the link followed into this page;
-    # "inferred": the link was found from a title mention (ltrl index --link-mentions)
-    anchor: NotRequired[dict[str, Any]]
+    anchor: NotRequired[Anchor]  # the link followed into this page
 
 
 class WalkRecord(TypedDict):
     """`ltrl walk` output."""
 
-    id: str
+    id: Id
     path: list[Hop]  # hops + 1 pages: the start and each page a link led to
     walk: dict[str, Any]  # {"seed", "hops", "start"}
+
+
+class QuestionRecord(WalkRecord):
+    """`ltrl synth` output: a walk with the question written from it."""
+
+    question: str
+    answer: Answer
+    gold_entities: list[str]  # the chain's entities: the rubric
+    synth: SynthInfo
+
+
+class AgentRecord(QuestionRecord):
+    """`ltrl search-agent` output."""
+
+    rollouts: list[Rollout]
+    agent: dict[str, Any]  # {"backend", "model", "protocol", "rollouts", "judge", ..., "correct_rollouts", "failed_rollouts"}
+
+
+class TieredRecord(AgentRecord):
+    """`ltrl tier` output."""
+
+    tiers: Tiers
+
+
+class ScoreInput(TypedDict, total=False):
+    """What `ltrl score` reads (the key of each can be changed with its --*-key option):
+    a group per line (`responses`) or one response per line (`response`)."""
+
+    id: Id  # the group key of one-response lines (--group-key)
+    label: Answer
+    rubrics: list[str]  # needed unless the reward leaves the rubric out (eval mode)
+    question: str
+    responses: list[str]
+    response: str
+    truncated: bool | list[bool]  # one flag for all, or one per response
 
 
 class ResponseReward(TypedDict):
@@ -124,7 +179,7 @@ class EvalRecord(TypedDict):
 class PlacedDoc(TypedDict):
     """One document of an assembled context (`metadata.docs`)."""
 
-    id: str  # page id
+    id: Id  # page id
     title: str
     tier: str  # gold, tier1, tier2, search, random
     tokens: int  # tokens of its text and the blank line after it
@@ -132,14 +187,41 @@ class PlacedDoc(TypedDict):
     span: list[int]  # [start, end) characters of its block in the user message
 
 
+class Message(TypedDict):
+    role: str
+    content: str
+
+
+class TrainingMetadata(TypedDict):
+    rubrics: list[str]  # the gold entities
+    question: str
+    docs: list[PlacedDoc]
+    tokens: int  # the prompt's exact token count (chat template included)
+    target_tokens: int
+    strategy: str
+    tokenizer: str
+    seed: int
+    gold_entities: NotRequired[list[str]]  # other datasets' name for rubrics (ltrl grpo reads it)
+    extra_reward_info: NotRequired[RewardInfo]  # for the authors' slime reward server
+
+
 class TrainingRecord(TypedDict):
     """`ltrl assemble` output: the released dataset's layout (slime)."""
 
-    id: str
+    id: Id
     source: str  # "longqa"
-    input_messages: list[dict[str, str]]  # one user turn: documents, then the question
-    label: str  # the gold answer
-    metadata: dict[str, Any]  # rubrics, question, extra_reward_info (RewardInfo), docs (list[PlacedDoc]), tokens, ...
+    input_messages: list[Message]  # one user turn: documents, then the question
+    label: Answer  # the gold answer
+    metadata: TrainingMetadata
+
+
+class TrainingInput(TrainingRecord, total=False):
+    """What `ltrl grpo` reads: the assemble layout, or a dataset with the rubric and the
+    question at the top level."""
+
+    question: str
+    gold_entities: list[str]
+    rubrics: list[str]
 
 
 class RewardInfo(TypedDict):
@@ -172,9 +254,9 @@ class Rollout(TypedDict):
     index: int
     seed: int
     steps: list[AgentStep]
-    seen: list[str]  # every id shown in search results
-    opened: list[str]  # subset of seen (unless --allow-open-any)
-    cited: list[str]  # subset of opened
+    seen: list[Id]  # every id shown in search results
+    opened: list[Id]  # subset of seen (unless --allow-open-any)
+    cited: list[Id]  # subset of opened
     answer: str | None
     stop: str  # answered, step_budget, token_budget, context_budget, error
     turns: int
@@ -189,9 +271,9 @@ class Rollout(TypedDict):
 class Tiers(TypedDict):
     """`ltrl tier` adds `tiers`: page ids, most-visited first, the three lists disjoint."""
 
-    gold: list[str]  # the chain's pages, then pages cited by correct rollouts
-    tier1: list[str]  # opened by correct rollouts, not cited, not gold
-    tier2: list[str]  # seen by correct rollouts, never opened, not gold
+    gold: list[Id]  # the chain's pages, then pages cited by correct rollouts
+    tier1: list[Id]  # opened by correct rollouts, not cited, not gold
+    tier2: list[Id]  # seen by correct rollouts, never opened, not gold
     solved: bool  # False only with --keep-unsolved
     rollouts_used: int
 
@@ -230,17 +312,12 @@ def reward_info(question: str, rubrics: list[str], dataset_name: str = "longqa")
 
 
 def path_ids(record: dict) -> list[str]:
-    """The page ids of a record's chain (`path` hops are {"id", ...} or bare ids).
+    """The page ids of a record's chain (`path`, checked by the stage's READS).
 
-    >>> path_ids({"path": [{"id": 3, "title": "A"}, "7"]})
+    >>> path_ids({"path": [{"id": 3, "title": "A"}, {"id": "7", "title": "B"}]})
     ['3', '7']
     """
-    ids = []
-    for hop in record.get("path") or []:
-        value = hop.get("id") if isinstance(hop, dict) else hop
-        if value is not None:
-            ids.append(str(value))
-    return ids
+    return [str(hop["id"]) for hop in record.get("path") or []]
 
 
 def unique_ids(ids) -> list[str]:
@@ -250,3 +327,35 @@ def unique_ids(ids) -> list[str]:
     ['3', '1']
     """
     return list(dict.fromkeys(str(i) for i in ids or [] if i is not None))
+
+
+# ---------------------------------------------------------------- what each stage reads
+# Required fields must be there; optional ones are checked when present. A path through
+# a list of objects is checked in every item (`rollouts.seen`).
+
+_ROLLOUT = ("rollouts.correct", "rollouts.stop", "rollouts.seen", "rollouts.opened", "rollouts.cited")
+
+READS: dict[str, Reads] = {
+    "walk": Reads(StartRecord, optional=("id", "title")),
+    "synth": Reads(WalkRecord, required=("path.id",),
+                   optional=("id", "path.title", "path.anchor.text", "path.anchor.paragraph")),
+    "search-agent": Reads(QuestionRecord, required=("id", "question", "answer")),
+    "tier": Reads(AgentRecord, required=("rollouts",), optional=("id", "path.id") + _ROLLOUT),
+    # --strategy traj-*: `tiers` is required as well (READS["assemble"].adjusted(required=("tiers",)))
+    "assemble": Reads(TieredRecord, required=("id", "question", "answer"),
+                      optional=("gold_entities", "path.id", "tiers", "tiers.gold", "tiers.tier1", "tiers.tier2")),
+    "stats": Reads(TrainingRecord, required=("input_messages.content", "metadata.docs.span"),
+                   optional=("id", "metadata.rubrics", "metadata.tokens", "metadata.target_tokens",
+                             "metadata.strategy", "metadata.docs.id", "metadata.docs.tier", "metadata.docs.tokens",
+                             "metadata.docs.truncated")),
+    "export": Reads(TrainingRecord, required=("id", "input_messages.role", "input_messages.content", "label"),
+                    optional=("source", "metadata", "metadata.question", "metadata.rubrics", "metadata.tokens",
+                              "metadata.strategy", "metadata.extra_reward_info",
+                              "metadata.extra_reward_info.question", "metadata.extra_reward_info.rubrics")),
+    # the keys are --label-key, --rubrics-key, ... (READS["score"].adjusted(rename=...))
+    "score": Reads(ScoreInput, required=("label",),
+                   optional=("rubrics", "question", "responses", "response", "truncated")),
+    "grpo": Reads(TrainingInput, required=("input_messages.content", "label"),
+                  optional=("id", "input_messages.role", "metadata.question", "metadata.rubrics",
+                            "metadata.gold_entities", "question", "gold_entities", "rubrics")),
+}

@@ -14,8 +14,10 @@ import time
 import pytest
 
 from ltrl_cli.errors import BadInput, UsageError
-from ltrl_cli.io import (ReaderStats, dumps, get_path, in_shard, parse_shard, read_records,
-                         write_records)
+from ltrl_cli.io import dumps, get_path, in_shard, parse_shard, read_records, write_records
+from ltrl_cli.records import QuestionRecord, TrainingRecord
+from ltrl_cli.schema import Reads
+from ltrl_cli.stats import Stats
 from tests.conftest import ROOT, jsonl
 
 
@@ -30,27 +32,28 @@ def test_records_keep_their_keys_and_blank_lines_are_ignored():
 
 @pytest.mark.parametrize("row, message", [
     ("{not json", "line 2: not valid JSON"),
-    ("[1, 2]", "line 2: expected a JSON object, got array"),
-    ('"text"', "line 2: expected a JSON object, got string"),
+    ("[1, 2]", "line 2: expected a JSON object, got a list"),
+    ('"text"', "line 2: expected a JSON object, got a string"),
     ('{"id": "b"}', "line 2: missing field 'question'"),
 ])
 def test_a_bad_line_names_its_number_and_problem(row, message):
     stream = lines('{"id": "a", "question": "q"}', row)
     with pytest.raises(BadInput) as caught:
-        list(read_records(stream, required=("question",)))
+        list(read_records(stream, schema=Reads(QuestionRecord, required=("question",))))
     assert caught.value.message.startswith(message)
 
 
 def test_required_keys_may_be_dotted_paths():
-    with pytest.raises(BadInput, match="missing field 'metadata.rubrics'"):
-        list(read_records(lines('{"metadata": {}}'), required=("metadata.rubrics",)))
+    reads = Reads(TrainingRecord, required=("metadata.rubrics",))
+    with pytest.raises(BadInput, match="line 1: missing field 'metadata.rubrics'"):
+        list(read_records(lines('{"metadata": {}}'), schema=reads))
 
 
 def test_skip_bad_counts_and_continues(capsys):
-    stats = ReaderStats()
+    stats = Stats()
     got = list(read_records(lines('{"id": 1}', "oops", "[]", '{"id": 2}'), skip_bad=True, stats=stats))
     assert [r["id"] for r in got] == [1, 2]
-    assert (stats.lines, stats.records, stats.skipped) == (4, 2, 2)
+    assert (stats.line, stats["in"], stats["skipped"]) == (4, 2, 2)
     assert "line 2" in capsys.readouterr().err
 
 
@@ -124,7 +127,7 @@ APP = textwrap.dedent('''
                 print("chatter from print")
                 os.write(1, b"chatter from fd 1\\n")
                 subprocess.run(["echo", "chatter from a child"])
-                records = stdin_records(stats=run.reader)
+                records = stdin_records(stats=run)
             elif mode == "endless":
                 records = ({"id": i, "pad": "x" * 100} for i in iter(int, 1))
             else:  # slow
@@ -133,7 +136,7 @@ APP = textwrap.dedent('''
                         time.sleep(0.01)
                         yield {"id": i}
                 records = slow()
-            run.add("out", write_records(records, out))
+            run.update("out", write_records(records, out))
 
     app()
 ''')

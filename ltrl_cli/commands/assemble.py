@@ -67,6 +67,7 @@ def assemble_command(
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
+    from ltrl_cli.records import READS
     from ltrl_cli.stages.assemble import AssembleOptions, assemble, check_options, read_template, unescape
 
     with command("assemble", quiet=quiet, verbose=verbose) as run, records_out() as out:
@@ -77,13 +78,11 @@ def assemble_command(
         shard_spec = parse_shard(shard)
         counter = TokenCache(load_tokenizer(tokenizer, allow_download=allow_download), token_cache)
         idx = open_index(index)
-        required = ("id", "question", "answer") + (("tiers",) if strategy.startswith("traj") else ())
-        records = shard_records(stdin_records(skip_bad=skip_bad, stats=run.reader, required=required), shard_spec)
+        schema = READS["assemble"].adjusted(required=("tiers",) if strategy.startswith("traj") else ())
+        records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=schema), shard_spec)
         records = console.progress(records, "assembling")
         try:
-            produced = assemble(records, store=idx, searcher=idx, counter=counter, options=options,
-                                tally=run.tally.counts)
-            run.add("out", 0)  # keep "out" first in the summary line
-            run.add("out", write_records(produced, out, flush_every=16))
+            produced = assemble(records, store=idx, searcher=idx, counter=counter, options=options, stats=run)
+            run.update("out", write_records(produced, out, flush_every=16))
         finally:
             counter.close()

@@ -56,9 +56,9 @@ def demo_command(
         records = generate_demo(pages, seed)
         if output == "-":
             with records_out() as out:
-                run.add("pages", write_records(records, out, flush_every=1000))
+                run.update("pages", write_records(records, out, flush_every=1000))
             return
-        run.add("pages", _write_file(records, Path(output), force))
+        run.update("pages", _write_file(records, Path(output), force))
 
 
 def _write_file(records, path: Path, force: bool) -> int:
@@ -110,10 +110,10 @@ def tokenizer_command(
         refuse_existing(output, force)
         def texts():
             for page in itertools.islice(read_pages(corpus), max_pages):
-                run.add("pages")
+                run.update("pages")
                 yield page_text(page)
 
         tokenizer = train_bpe(texts(), vocab_size)
         with replacing(output) as tmp:
             tokenizer.save(str(tmp))
-        run.add("vocabulary", tokenizer.get_vocab_size())
+        run.update("vocabulary", tokenizer.get_vocab_size())

@@ -178,7 +178,7 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     kept: list[dict[str, Any]] = []
     with records_out() as out:
         shown = console.progress(remember(records, kept), f"{bench.NAME} questions")  # a bar on a terminal only
-        run.add("questions", write_records(shown, out))
+        run.update("questions", write_records(shown, out))
     if not kept:
         raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,
                                      score_only=s.score_only))
@@ -222,7 +222,7 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
     evaluator = Evaluator(bench, llm=llm, graders=graders, sampling=sampling, keep_reasoning=not s.drop_reasoning,
                           thinking=s.thinking)
     if s.score_only:
-        previous = previous_records(s.data, s.benchmark, skip_bad=s.skip_bad, reader=run.reader, shard=s.shard,
+        previous = previous_records(s.data, s.benchmark, skip_bad=s.skip_bad, reader=run, shard=s.shard,
                                     limit=s.limit, selection=selection)
         return regrade(previous, evaluator, concurrency=options.concurrency)
     tokenizer = _tokenizer(s, options)

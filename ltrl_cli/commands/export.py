@@ -55,6 +55,7 @@ def export_command(
     """
     from ltrl_cli.errors import UsageError
     from ltrl_cli.io import records_out, stdin_records
+    from ltrl_cli.records import READS
     from ltrl_cli.stages import export as E
     from ltrl_cli.stages.export import FORMATS, rows, write_jsonl, write_parquet, writes_parquet
 
@@ -67,18 +68,18 @@ def export_command(
             raise UsageError("--source-config and --reward-url go together: the config names the reward server")
         if source_config:  # bad values stop the run before any record is read
             E.slime_source_config([], reward_url, processor)
-        records = stdin_records(skip_bad=skip_bad, stats=run.reader, required=("id", "input_messages", "label"))
+        records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["export"])
         seen = E.SourcesSeen()
         produced = seen(rows(records, fmt)) if source_config else rows(records, fmt)
         if writes_parquet(fmt, output):
             if output == "-":
                 raise UsageError(f"--format {fmt} writes parquet: give a file with -o FILE.parquet")
-            run.add("out", write_parquet(produced, Path(output), fmt))
+            run.update("out", write_parquet(produced, Path(output), fmt))
         elif output == "-":
             with records_out() as out:
-                run.add("out", write_jsonl(produced, out))
+                run.update("out", write_jsonl(produced, out))
         else:
-            run.add("out", _write_jsonl_file(produced, Path(output)))
+            run.update("out", _write_jsonl_file(produced, Path(output)))
         if source_config:
             if not seen.sources:
                 raise UsageError("no records: the source config would name no source; nothing written")

@@ -72,4 +72,4 @@ def index_command(
         for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids",
                     "repeated_titles", "inferred_links", "anchors_out_of_range", "anchors_no_target"):
             if stats[key] or key in ("pages", "resolved", "unresolved"):
-                run.add(key.replace("_", " ") if key != "resolved" else "links resolved", stats[key])
+                run.update(key.replace("_", " ") if key != "resolved" else "links resolved", stats[key])

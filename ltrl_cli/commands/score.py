@@ -178,6 +178,17 @@ def _make_judge(name: str, llm_options, parser: str, no_think: str, prompt_file)
                       max_tokens=llm_options.max_tokens, parser=parser, no_think=no_think, prompt=prompt)
 
 
+def _schema(keys, options):
+    """READS["score"] at the paths the --*-key options name."""
+    from ltrl_cli.records import READS
+
+    rename = {"label": keys.label, "rubrics": keys.rubrics, "question": keys.question, "truncated": keys.truncated}
+    return READS["score"].adjusted(
+        rename=rename, required=("rubrics",) if options.uses_rubric else (),
+        # --response-key names one path that holds either; the stage checks which it is
+        without=("responses", "response") if keys.response else ())
+
+
 def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:
     """Score stdin to stdout; returns how many responses got no verdict."""
     from ltrl_cli.io import records_out, stdin_records, write_records
@@ -186,7 +197,7 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) ->
     errors = 0
 
     def skipped(exc) -> None:
-        run.reader.reject(exc, skip_bad=True)
+        run.reject(exc, skip_bad=True)
 
     def counted(records):
         nonlocal errors
@@ -194,12 +205,12 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) ->
             found = judge_errors(record)
             if found:
                 errors += found
-                run.add("judge errors", found)
+                run.update("judge errors", found)
             yield record
 
     with records_out() as out:
-        records = stdin_records(skip_bad=skip_bad, stats=run.reader)
+        records = stdin_records(skip_bad=skip_bad, stats=run, schema=_schema(keys, options))
         scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
-                       stats=run.reader, skip_bad=skip_bad, on_skip=skipped)
-        run.add("out", write_records(counted(scored), out))
+                       stats=run, skip_bad=skip_bad, on_skip=skipped)
+        run.update("out", write_records(counted(scored), out))
     return errors

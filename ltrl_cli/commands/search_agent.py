@@ -91,22 +91,22 @@ def search_agent_command(
         --model Qwen/Qwen3-8B --protocol tools --concurrency 64 < q.jsonl > traj.jsonl
     """
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
-    from ltrl_cli.stages.search_agent import AgentStats
+    from ltrl_cli.records import READS
 
     with command("search-agent", quiet=quiet, verbose=verbose) as run:
         llm_options = _llm_options(locals())
         agent_options = _agent_options(locals(), llm_options.temperature)
         shard_spec = parse_shard(shard)
         llm, scorer = _backends(llm_options, judge, judge_base_url, judge_model)
-        the_index, stats = _open_index(index), AgentStats()
+        the_index = _open_index(index)
         try:
             with records_out() as out:
-                records = stdin_records(skip_bad=skip_bad, stats=run.reader, required=("id", "question", "answer"))
-                stage = _run_stage(shard_records(records, shard_spec), llm, the_index, scorer, agent_options, stats)
-                run.add("out", write_records(stage, out))
+                records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["search-agent"])
+                stage = _run_stage(shard_records(records, shard_spec), llm, the_index, scorer, agent_options, run)
+                run.update("out", write_records(stage, out))
         finally:
             the_index.close()
-        _summarise(run, stats, allow_failures)
+        _check_failures(run, allow_failures)
 
 
 def _llm_options(params: dict):
@@ -180,17 +180,10 @@ def _run_stage(records, llm, index, scorer, options, stats):
         yield record
 
 
-def _summarise(run, stats, allow_failures: bool) -> None:
+def _check_failures(run, allow_failures: bool) -> None:
     from ltrl_cli.errors import BackendError
 
-    run.add("solved", stats.solved)
-    run.add("correct rollouts", stats.correct_rollouts)
-    run.add("rollouts", stats.rollouts)
-    if stats.judge_errors:
-        run.add("judge errors", stats.judge_errors)
-    if stats.failed_rollouts:
-        run.add("failed rollouts", stats.failed_rollouts)
-        if not allow_failures:
-            raise BackendError(
-                f"{stats.failed_rollouts} rollouts of {stats.failed_questions} questions failed after retries "
-                "(marked `stop: error` in their records); rerun to resume from the cache, or pass --allow-failures")
+    if run["failed rollouts"] and not allow_failures:
+        raise BackendError(
+            f"{run['failed rollouts']} rollouts of {run['failed questions']} questions failed after retries "
+            "(marked `stop: error` in their records); rerun to resume from the cache, or pass --allow-failures")

@@ -35,11 +35,11 @@ def stats_command(
       cat train.jsonl random.jsonl | ltrl stats --plot stats.png | jq .by_strategy
     """
     from ltrl_cli.io import dumps, records_out, stdin_records
+    from ltrl_cli.records import READS
     from ltrl_cli.stages.stats import compute_stats
 
     with command("stats", quiet=quiet, verbose=verbose) as run, records_out() as out:
-        required = ("input_messages", "metadata.docs")  # what ltrl assemble writes
-        figures = compute_stats(stdin_records(skip_bad=skip_bad, stats=run.reader, required=required))
+        figures = compute_stats(stdin_records(skip_bad=skip_bad, stats=run, schema=READS["stats"]))
         lengths = figures.pop("context_tokens")
         _print_table(figures, quiet)
         if plot is not None:

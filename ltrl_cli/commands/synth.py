@@ -66,6 +66,7 @@ def synth_command(
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.llm.options import LLMOptions, make_llm
     from ltrl_cli.llm.template import TemplateWriter
+    from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import LLMWriter, SynthOptions, synth
 
     llm_options = LLMOptions.pick(locals())
@@ -78,7 +79,7 @@ def synth_command(
             concurrency=concurrency, keep_order=keep_order)
         made = make_llm(llm_options, offline={"template": TemplateWriter})
         writer = made if isinstance(made, TemplateWriter) else LLMWriter(made, settings)
-        records = shard_records(stdin_records(skip_bad=skip_bad, stats=run.reader, required=("path",)), shard_spec)
+        records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=READS["synth"]), shard_spec)
         with _rejects_file(rejects) as rejected:
             first = next(records, None)
             if first is None:  # nothing to do: do not pay for starting the JVM
@@ -99,12 +100,12 @@ def route(results: Iterable[dict], rejected: IO[bytes] | None, run) -> Iterator[
     for record in results:
         info = record["synth"]
         if info.get("cached"):
-            run.add("cached")
+            run.update("cached")
         if info["accepted"]:
-            run.add("accepted")
+            run.update("accepted")
             yield record
             continue
-        run.add(f"rejected ({info['reason']})")
+        run.update(f"rejected ({info['reason']})")
         if rejected is not None:
             rejected.write(dumps(record))
             rejected.flush()

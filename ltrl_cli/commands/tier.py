@@ -36,15 +36,9 @@ def tier_command(
       ltrl tier --keep-unsolved < traj.jsonl | jq -c '.tiers | [(.tier1|length), (.tier2|length)]'
     """
     from ltrl_cli.io import records_out, stdin_records, write_records
-    from ltrl_cli.stages.tier import TierStats, tier
+    from ltrl_cli.records import READS
+    from ltrl_cli.stages.tier import tier
 
-    with command("tier", quiet=quiet, verbose=verbose) as run:
-        stats = TierStats()
-        with records_out() as out:
-            records = stdin_records(skip_bad=skip_bad, stats=run.reader, required=("rollouts",))
-            run.add("out", write_records(tier(records, keep_unsolved=keep_unsolved, stats=stats), out,
-                                         flush_every=256))
-        run.add("unsolved kept" if keep_unsolved else "unsolved dropped", stats.unsolved)
-        if stats.kept:
-            for name in ("gold", "tier1", "tier2"):
-                run.add(f"{name} docs", getattr(stats, name))
+    with command("tier", quiet=quiet, verbose=verbose) as run, records_out() as out:
+        records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["tier"])
+        run.update("out", write_records(tier(records, keep_unsolved=keep_unsolved, stats=run), out, flush_every=256))

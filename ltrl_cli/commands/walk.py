@@ -59,6 +59,7 @@ def walk_command(
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.errors import BadInput
     from ltrl_cli.io import read_records, records_out, stdin_records, write_records
+    from ltrl_cli.records import READS
     from ltrl_cli.stages.walk import WalkFilters, walk
 
     with command("walk", quiet=quiet, verbose=verbose) as run, records_out() as out:
@@ -67,28 +68,26 @@ def walk_command(
                               not allow_dates)
         records = None
         if starts == "-":
-            records = stdin_records(skip_bad=skip_bad, stats=run.reader)
+            records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["walk"])
         elif starts is not None:
-            records = read_records(open(starts, "rb"), skip_bad=skip_bad, source=starts, stats=run.reader)
+            records = read_records(open(starts, "rb"), skip_bad=skip_bad, source=starts, stats=run,
+                                   schema=READS["walk"])
 
         def on_bad(exc: BadInput) -> None:
-            where = BadInput(exc.detail, line=run.reader.lines, source=None if starts == "-" else starts)
-            run.reader.reject(where, skip_bad=skip_bad)
+            where = BadInput(exc.detail, line=run.line, source=None if starts == "-" else starts)
+            run.reject(where, skip_bad=skip_bad)
 
-        stats: dict = {}
         walks = walk(records, index=idx, n=n, hops=hops, seed=seed, filters=filters, per_start=per_start,
-                     evidence=anchors, stats=stats, on_bad=on_bad)
-        run.add("walks", write_records(walks, out, flush_every=256))
-        if stats.get("no_walk"):
-            run.add("starts without a walk", stats["no_walk"])
-        found = run.tally["walks"]
+                     evidence=anchors, stats=run, on_bad=on_bad)
+        found = write_records(walks, out, flush_every=256)
+        run.update("walks", found)
         if found == 0:
             from ltrl_cli.errors import LtrlError
             from ltrl_cli.stages.walk import why_no_walk
 
-            if records is not None and not run.reader.lines:
+            if records is not None and not run.line:
                 raise LtrlError("no start records read")
-            whence = "" if records is None else f" from any of the {run.reader.lines:,} start record(s)"
+            whence = "" if records is None else f" from any of the {run.line:,} start record(s)"
             raise LtrlError(f"no walk found{whence}: {why_no_walk(idx.graph, filters, hops, seed)}")
         if records is None and found < n:
             console.warn(f"only {found:,} distinct walks found (asked for {n:,})")

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Iterator, Sequence
 
-from ltrl_cli.errors import BadInput
-from ltrl_cli.io import ReaderStats, get_path, read_records
+from ltrl_cli.io import get_path, read_records
+from ltrl_cli.records import READS
+from ltrl_cli.stats import Stats
 
-REQUIRED = ("input_messages", "label")
 # Where the rubric (the gold entities) may sit: the assemble layout first.
 RUBRIC_KEYS = ("metadata.rubrics", "metadata.gold_entities", "gold_entities", "rubrics")
 
@@ -27,20 +27,16 @@ def rubrics_of(record: dict) -> list[str]:
     for key in RUBRIC_KEYS:
         value = get_path(record, key, None)
         if value is not None:
-            if not isinstance(value, list):
-                raise BadInput(f"'{key}' must be a list of entity names, got {type(value).__name__}")
-            return [str(v) for v in value]
+            return list(value)
     return []
 
 
 def to_row(record: dict) -> dict[str, Any]:
-    """The columns the trainer reads; TRL hands every column but `prompt` to the reward."""
-    messages = record["input_messages"]
-    if not isinstance(messages, list) or not all(isinstance(m, dict) and "content" in m for m in messages):
-        raise BadInput("'input_messages' must be a list of chat messages ({role, content})")
+    """The columns the trainer reads; TRL hands every column but `prompt` to the reward.
+    The record is one READS["grpo"] passes (iter_rows checks it as it reads)."""
     question = get_path(record, "metadata.question", None) or record.get("question")
     return {
-        "prompt": messages,
+        "prompt": record["input_messages"],
         "label": str(record["label"]),
         "rubrics": rubrics_of(record),
         "question": question,
@@ -48,15 +44,12 @@ def to_row(record: dict) -> dict[str, Any]:
     }
 
 
-def iter_rows(path: str, *, skip_bad: bool = False) -> Iterator[dict[str, Any]]:
-    """Stream a JSONL file of training records as rows (bad lines name their line number)."""
-    stats = ReaderStats()
+def iter_rows(path: str, *, skip_bad: bool = False, stats: Stats | None = None) -> Iterator[dict[str, Any]]:
+    """Stream a JSONL file of training records as rows (a bad line names its number; with
+    `skip_bad` it is warned about, counted in `stats` and left out)."""
     with open(path, "rb") as stream:
-        for record in read_records(stream, skip_bad=skip_bad, source=path, required=REQUIRED, stats=stats):
-            try:
-                yield to_row(record)
-            except BadInput as exc:
-                raise BadInput(exc.detail, line=stats.lines, source=path) from None
+        for record in read_records(stream, skip_bad=skip_bad, source=path, schema=READS["grpo"], stats=stats):
+            yield to_row(record)
 
 
 def load_rows(path: str, *, skip_bad: bool = False) -> list[dict[str, Any]]:

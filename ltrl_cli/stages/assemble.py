@@ -28,7 +28,6 @@ message, so `ltrl stats` can read each document back without re-parsing the prom
 from __future__ import annotations
 
 import random
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -40,6 +39,7 @@ from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.io import chunked
 from ltrl_cli.lru import ABSENT, LRU
 from ltrl_cli.records import path_ids, reward_info, unique_ids
+from ltrl_cli.stats import Stats
 
 STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
 TIERS = ("gold", "tier1", "tier2", "search", "random")
@@ -102,25 +102,26 @@ def assemble(
     counter: TokenCache,
     searcher: Searcher | None = None,
     options: AssembleOptions = AssembleOptions(),
-    tally: Counter | None = None,
+    stats: Stats | None = None,
 ) -> Iterator[dict]:
     """Turn tiered question records into training records (see the module docstring).
 
-    Records whose gold pages alone exceed the target are skipped and counted in
-    `tally["too_long"]`; every other record yields exactly one training record.
+    The records are checked against READS["assemble"] (the command's reader does it).
+    Records whose gold pages alone exceed the target are skipped and counted as `too long`;
+    every other record yields exactly one training record (its documents counted per tier).
     """
     check_options(options, searcher)
     builder = ContextBuilder(store, counter, searcher, options)
-    tally = tally if tally is not None else Counter()
+    stats = stats if stats is not None else Stats()
     for record in records:
         try:
             out = builder.build(record)
         except TooLong as exc:
-            console.warn(f"assemble: skipping {record.get('id')}: {exc}")
-            tally["too_long"] += 1
+            console.warn(f"assemble: skipping {record.get('id')!r}: {exc}")
+            stats.update("too long")
             continue
         for doc in out["metadata"]["docs"]:
-            tally[f"{doc['tier']} docs"] += 1
+            stats.update(f"{doc['tier']} docs")
         yield out
 
 

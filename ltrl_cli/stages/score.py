@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput
-from ltrl_cli.io import ReaderStats, get_path
+from ltrl_cli.io import get_path
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.reward.scoring import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
                                      reward_objects, score_as_server)
+from ltrl_cli.stats import Stats
 
 _MISSING = object()
 
@@ -105,7 +106,7 @@ def check_record(record: dict, keys: Keys, options: ScoreOptions) -> Item:
                 question, _truncated(record, keys, len(responses)), single)
 
 
-def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: ReaderStats | None = None,
+def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: Stats | None = None,
           skip_bad: bool = False, on_skip: Any = None) -> Iterator[Item]:
     """Records -> Items; consecutive one-response lines with the same group key merge.
 
@@ -115,7 +116,7 @@ def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: 
     pending: Item | None = None
     pending_key: Any = None
     for number, record in enumerate(records, start=1):
-        line = stats.lines if stats is not None and stats.lines else number
+        line = stats.line if stats is not None and stats.line else number
         try:
             item = check_record(record, keys, options)
             key = get_path(record, keys.group, None) if item.grouped_lines else None
@@ -168,7 +169,7 @@ async def score_item(item: Item, judge: Judge, options: ScoreOptions, limit: asy
 
 
 def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = ScoreOptions(), keys: Keys = Keys(),
-          concurrency: int = 16, stats: ReaderStats | None = None, skip_bad: bool = False,
+          concurrency: int = 16, stats: Stats | None = None, skip_bad: bool = False,
           on_skip: Any = None) -> Iterator[dict]:
     """The stage: records in, records with rewards out, in input order.
 

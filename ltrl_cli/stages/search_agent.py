@@ -29,6 +29,7 @@ from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.runner import bounded_map
+from ltrl_cli.stats import Stats
 
 REQUIRED = ("id", "question", "answer")
 
@@ -46,29 +47,23 @@ class AgentOptions:
     keep_think: bool = False  # keep each turn's reasoning on its first step
 
 
-@dataclass
-class AgentStats:
-    questions: int = 0
-    rollouts: int = 0
-    correct_rollouts: int = 0
-    solved: int = 0  # questions with at least one correct rollout
-    failed_rollouts: int = 0  # the endpoint failed after retries
-    failed_questions: int = 0  # questions with at least one failed rollout
-    judge_errors: int = 0
-
-    def add(self, record: dict) -> None:
-        agent = record["agent"]
-        self.questions += 1
-        self.rollouts += len(record["rollouts"])
-        self.correct_rollouts += agent["correct_rollouts"]
-        self.solved += agent["correct_rollouts"] > 0
-        self.failed_rollouts += agent["failed_rollouts"]
-        self.failed_questions += agent["failed_rollouts"] > 0
-        self.judge_errors += sum(1 for r in record["rollouts"] if (r.get("judge") or {}).get("error"))
+def count(stats: Stats, record: dict) -> None:
+    """Count a finished question: `solved`, `correct rollouts`, `rollouts`, and, when there
+    are any, `judge errors`, `failed rollouts` and `failed questions`."""
+    agent, rollouts = record["agent"], record["rollouts"]
+    stats.update("solved", agent["correct_rollouts"] > 0)
+    stats.update("correct rollouts", agent["correct_rollouts"])
+    stats.update("rollouts", len(rollouts))
+    judge_errors = sum(1 for r in rollouts if (r.get("judge") or {}).get("error"))
+    if judge_errors:
+        stats.update("judge errors", judge_errors)
+    if agent["failed_rollouts"]:
+        stats.update("failed rollouts", agent["failed_rollouts"])
+        stats.update("failed questions")
 
 
 def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, options: AgentOptions = AgentOptions(),
-                 stats: AgentStats | None = None) -> Iterator[dict]:
+                 stats: Stats | None = None) -> Iterator[dict]:
     """Add `rollouts` and `agent` to each question record.
 
     Args:
@@ -86,7 +81,7 @@ def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, o
         for record in bounded_map(runner.solve, _checked(records), concurrency=window,
                                   keep_order=options.keep_order):
             if stats is not None:
-                stats.add(record)
+                count(stats, record)
             yield record
     finally:
         service.close()

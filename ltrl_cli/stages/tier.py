@@ -19,39 +19,31 @@ rollouts cited count as opened (tier1).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
-from ltrl_cli.errors import BadInput
 from ltrl_cli.records import path_ids, unique_ids
+from ltrl_cli.stats import Stats
 
 
-@dataclass
-class TierStats:
-    questions: int = 0
-    kept: int = 0
-    unsolved: int = 0  # no correct rollout (dropped, or kept with keep_unsolved)
-    gold: int = 0
-    tier1: int = 0
-    tier2: int = 0
+def tier(records: Iterable[dict], *, keep_unsolved: bool = False, stats: Stats | None = None) -> Iterator[dict]:
+    """Add `tiers` ({gold, tier1, tier2, solved, rollouts_used}) to each solved question.
 
-
-def tier(records: Iterable[dict], *, keep_unsolved: bool = False, stats: TierStats | None = None) -> Iterator[dict]:
-    """Add `tiers` ({gold, tier1, tier2, solved, rollouts_used}) to each solved question."""
-    stats = stats if stats is not None else TierStats()
+    The records are checked against READS["tier"] (the command's reader does it). Counts
+    `unsolved dropped` (or `unsolved kept`) and the `gold docs`, `tier1 docs`, `tier2 docs`
+    of the records kept.
+    """
+    stats = stats if stats is not None else Stats()
+    unsolved = "unsolved kept" if keep_unsolved else "unsolved dropped"
     for record in records:
-        stats.questions += 1
-        rollouts = _rollouts(record)
+        rollouts = record["rollouts"]
         correct = [r for r in rollouts if r.get("correct") is True]
-        if not correct:
-            stats.unsolved += 1
-            if not keep_unsolved:
-                continue
+        stats.update(unsolved, not correct)
+        if not correct and not keep_unsolved:
+            continue
         used = correct or [r for r in rollouts if r.get("stop") != "error"]
         tiers = split_tiers(path_ids(record), used, trust_citations=bool(correct))
-        stats.kept += 1
         for name in ("gold", "tier1", "tier2"):
-            setattr(stats, name, getattr(stats, name) + len(tiers[name]))
+            stats.update(f"{name} docs", len(tiers[name]))
         yield {**record, "tiers": {**tiers, "solved": bool(correct), "rollouts_used": len(used)}}
 
 
@@ -72,26 +64,12 @@ def split_tiers(chain: list[str], rollouts: list[dict], *, trust_citations: bool
     return {"gold": gold, "tier1": tier1, "tier2": tier2}
 
 
-def _rollouts(record: dict) -> list[dict]:
-    rollouts = record.get("rollouts")
-    where = f"record {record.get('id', '?')!r}"
-    if not isinstance(rollouts, list):
-        raise BadInput(f"{where}: missing field 'rollouts' (a list; run ltrl search-agent first)")
-    for i, rollout in enumerate(rollouts):
-        if not isinstance(rollout, dict):
-            raise BadInput(f"{where}: rollouts[{i}] is not an object")
-        for key in ("seen", "opened", "cited"):
-            if not isinstance(rollout.get(key, []), list):
-                raise BadInput(f"{where}: rollouts[{i}].{key} must be a list of ids")
-    return rollouts
-
-
 def _by_count(rollouts: list[dict], key: str) -> list[str]:
     """Ids under `key` across rollouts: most rollouts first, ties by first appearance."""
     counts: Counter[str] = Counter()
     first: dict[str, int] = {}
     for rollout in rollouts:
-        for page_id in unique_ids([str(i) for i in rollout.get(key) or []]):
+        for page_id in unique_ids(rollout.get(key) or []):
             counts[page_id] += 1
             first.setdefault(page_id, len(first))
     return sorted(counts, key=lambda i: (-counts[i], first[i]))

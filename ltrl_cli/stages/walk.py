@@ -23,6 +23,7 @@ import numpy as np
 from ltrl_cli.backends.graph import DATE, DISAMBIGUATION, LIST, Graph
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import chunked
+from ltrl_cli.stats import Stats
 
 BATCH = 32768  # walkers per batch; fixed, so `-n 10` is a prefix of `-n 1000` for one seed
 STALL_BATCHES = 20  # random starts: give up after this many batches that add no new path
@@ -246,7 +247,7 @@ def _add_anchors(index, path: list[dict]) -> None:
 
 def walk(starts: Iterable[dict] | None, *, index, n: int = 100, hops: int = 8, seed: int = 0,
          filters: WalkFilters = WalkFilters(), per_start: int = 1, evidence: bool = True,
-         tries: int = 8, stats: dict | None = None,
+         tries: int = 8, stats: Stats | None = None,
          on_bad: Callable[[BadInput], None] | None = None) -> Iterator[dict]:
     """Yield walk records (`id`, `path`, `walk`).
 
@@ -256,14 +257,12 @@ def walk(starts: Iterable[dict] | None, *, index, n: int = 100, hops: int = 8, s
         index: an `Index` (its `.graph` is walked; its pages give anchor evidence).
         filters: which pages the walk may enter.
         evidence: add each hop's anchor (text and paragraph) where the link has one.
-        stats: filled with `max_in_degree` (the hub threshold used) and `no_walk` (starts
-            from which no walk could be completed).
+        stats: counts `starts without a walk` (starts from which no walk could be completed).
         on_bad: called with the BadInput of a start record that names no page; without
             it, such a record raises.
     """
-    stats = stats if stats is not None else {}
-    allowed, stats["max_in_degree"] = filters.allowed(index.graph)
-    stats.setdefault("no_walk", 0)
+    stats = stats if stats is not None else Stats()
+    allowed, _ = filters.allowed(index.graph)
     make = lambda rows: path_records(index, rows, seed=seed, hops=hops, evidence=evidence)  # noqa: E731
     if starts is None:
         for rows in random_paths(index.graph, allowed, n, hops, seed, tries):
@@ -273,7 +272,8 @@ def walk(starts: Iterable[dict] | None, *, index, n: int = 100, hops: int = 8, s
     for chunk in chunked(_resolve_starts(starts, index.graph, on_bad), 256):
         nodes = [node for _, node in chunk]
         for (record, _), rows in zip(chunk, start_paths(index.graph, allowed, nodes, per_start, hops, rng, tries)):
-            stats["no_walk"] += not rows
+            if not rows:
+                stats.update("starts without a walk")
             extra = {k: v for k, v in record.items() if k not in ("id", "title", "walk", "path")}
             for record in make(np.asarray(rows)) if rows else ():
                 yield {**extra, **record}

@@ -9,7 +9,8 @@ from ltrl_cli.agent.rollout import Budgets, trim_context
 from ltrl_cli.backends.base import MemoryIndex
 from ltrl_cli.reward.judge import make_judge
 from ltrl_cli.llm.openai import OpenAIChat
-from ltrl_cli.stages.search_agent import AgentOptions, AgentStats, search_agent
+from ltrl_cli.stages.search_agent import AgentOptions, search_agent
+from ltrl_cli.stats import Stats
 from tests.fake_openai import FakeOpenAI, Reply, completion
 
 from .test_agent_tools import PAGES
@@ -41,7 +42,7 @@ def scripted(replies: list[dict]):
 
 
 def agent(server: FakeOpenAI, *, protocol: str, k: int = 1, budgets: Budgets = Budgets(max_steps=8),
-          records=(QUESTION,), stats: AgentStats | None = None, retries: int = 0, keep_think=False) -> list[dict]:
+          records=(QUESTION,), stats: Stats | None = None, retries: int = 0, keep_think=False) -> list[dict]:
     llm = OpenAIChat(server.base_url, "fake", max_retries=retries, backoff=0.01, timeout=10)
     options = AgentOptions(rollouts=k, protocol=protocol, budgets=budgets, concurrency=4, keep_think=keep_think)
     return list(search_agent(list(records), llm=llm, index=MemoryIndex(PAGES), judge=make_judge("contains"),
@@ -147,14 +148,14 @@ def test_endpoint_failure_marks_the_rollout_and_is_counted(server):
         return Reply({"error": {"message": "overloaded"}}, status=503) if turn_of(body) == 1 else \
             completion("<search>Venmoor</search>")
 
-    stats = AgentStats()
+    stats = Stats()
     server.handler = flaky
     [record] = agent(server, protocol="tags", k=2, stats=stats, retries=1)
     for rollout in record["rollouts"]:
         assert rollout["stop"] == "error" and "503" in rollout["error"] and rollout["correct"] is None
         assert [s["action"] for s in rollout["steps"]] == ["search"], "the steps before the failure are kept"
     assert record["agent"]["failed_rollouts"] == 2
-    assert (stats.failed_rollouts, stats.failed_questions, stats.questions) == (2, 1, 1)
+    assert (stats["failed rollouts"], stats["failed questions"], stats["rollouts"]) == (2, 1, 2)
 
 
 def test_retried_faults_are_invisible_in_the_record(server):
@@ -194,7 +195,7 @@ def test_llm_judge_verdicts_and_failures_are_recorded(server):
 
     server.handler = judge_endpoint
     judge = make_judge("llm", llm=OpenAIChat(server.base_url, "judge", max_retries=0, timeout=10))
-    stats = AgentStats()
+    stats = Stats()
     options = AgentOptions(rollouts=2, protocol="tags", concurrency=1)
     [record] = search_agent([QUESTION], llm=LexicalAgent(), index=MemoryIndex(PAGES), judge=judge,
                             options=options, stats=stats)
@@ -202,5 +203,5 @@ def test_llm_judge_verdicts_and_failures_are_recorded(server):
     first, second = sorted(record["rollouts"], key=lambda r: r["correct"] is not True)
     assert first["correct"] is True and first["judge"]["name"] == "llm" and "correct: yes" in first["judge"]["raw"]
     assert second["correct"] is None and "judge endpoint failed" in second["judge"]["error"]
-    assert stats.judge_errors == 1 and record["agent"]["correct_rollouts"] == 1
+    assert stats["judge errors"] == 1 and record["agent"]["correct_rollouts"] == 1
     assert "[id:" not in server.requests[0]["messages"][0]["content"], "the judge sees the answer, not the pages"

@@ -55,7 +55,7 @@ def test_lexical_run_writes_judged_rollouts(demo_index):
 def test_bad_input_and_bad_options(demo_index, tmp_path):
     bad = run_ltrl("search-agent", "--index", str(demo_index), input=b'{"id": "x", "answer": "y"}\n')
     assert bad.returncode == 1 and bad.stdout == b""
-    assert bad.stderr.decode().strip().splitlines()[-1] == "ltrl search-agent: line 1: missing field 'question'"
+    assert bad.stderr.decode().strip().splitlines()[-1] == "ltrl search-agent: line 1: missing field 'question' (record 'x')"
     missing = run_ltrl("search-agent", "--index", str(tmp_path / "nope"), input=to_jsonl(QUESTIONS[:1]))
     assert missing.returncode == 1 and b"not found" in missing.stderr and b"ltrl index" in missing.stderr
     usage = run_ltrl("search-agent", "--index", str(demo_index), "--judge", "llm", input=b"")

@@ -98,7 +98,7 @@ def test_rows_from_the_assemble_layout(tmp_path):
                     '{"input_messages": "text", "label": "x"}\n')
     with pytest.raises(BadInput) as info:
         load_rows(str(path))
-    assert info.value.message == f"{path}: line 3: 'input_messages' must be a list of chat messages ({{role, content}})"
+    assert info.value.message == f"{path}: line 3: field 'input_messages' must be a list of objects, got a string"
     path.write_text('{"label": "x"}\n')
     with pytest.raises(BadInput, match="line 1: missing field 'input_messages'"):
         load_rows(str(path))

@@ -11,6 +11,7 @@ from ltrl_cli.backends.base import MemoryIndex, page_body
 from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
 from ltrl_cli.corpus import generate_demo
 from ltrl_cli.errors import BackendError, BadInput, UsageError
+from ltrl_cli.stats import Stats
 from ltrl_cli.stages.assemble import STRATEGIES, AssembleOptions, assemble
 from tests.conftest import SHARED_DATA
 from tests.test_tokenize import train_tokenizer
@@ -44,9 +45,9 @@ def tiered_records(index: MemoryIndex, n: int = 6, seed: int = 0) -> list[dict]:
 
 
 def run(records, index, counter, **options):
-    tally = Counter()
+    tally = Stats()
     out = list(assemble(records, store=index, searcher=index, counter=counter,
-                        options=AssembleOptions(**options), tally=tally))
+                        options=AssembleOptions(**options), stats=tally))
     return out, tally
 
 
@@ -70,7 +71,7 @@ def check_invariants(record: dict, source: dict, counter: TokenCache, target: in
 def test_budget_is_never_exceeded_and_filled(index, trained, strategy, target):
     records = tiered_records(index)
     out, tally = run(records, index, trained, target_tokens=target, strategy=strategy)
-    assert len(out) + tally["too_long"] == len(records)
+    assert len(out) + tally["too long"] == len(records)
     for record in out:
         source = next(r for r in records if r["id"] == record["id"])
         check_invariants(record, source, trained, target)
@@ -160,7 +161,7 @@ def test_shuffle_is_seeded(index, trained):
 def test_gold_too_long_is_skipped_and_counted(index, trained):
     records = tiered_records(index, n=3)
     out, tally = run(records, index, trained, target_tokens=200)
-    assert out == [] and tally["too_long"] == 3
+    assert out == [] and tally["too long"] == 3
 
 
 def test_cut_document_is_marked(index, trained):

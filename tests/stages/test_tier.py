@@ -7,7 +7,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltrl_cli.errors import BadInput
-from ltrl_cli.stages.tier import TierStats, split_tiers, tier
+from ltrl_cli.records import READS
+from ltrl_cli.stages.tier import split_tiers, tier
+from ltrl_cli.stats import Stats
 from tests.conftest import jsonl, run_ltrl, to_jsonl
 
 
@@ -45,10 +47,10 @@ def test_tiers_are_ordered_by_how_many_rollouts_touched_a_page():
 
 def test_unsolved_questions_are_dropped_and_counted():
     unsolved = {**RECORD, "id": "q2", "rollouts": [rollout(["1", "2"], ["1"], ["1"], correct=False)]}
-    stats = TierStats()
+    stats = Stats()
     out = list(tier([RECORD, unsolved], stats=stats))
     assert [r["id"] for r in out] == ["q1"]
-    assert (stats.questions, stats.kept, stats.unsolved) == (2, 1, 1)
+    assert stats["unsolved dropped"] == 1 and stats["gold docs"] == len(out[0]["tiers"]["gold"])
 
 
 def test_keep_unsolved_flags_them_and_trusts_no_wrong_citation():
@@ -60,13 +62,16 @@ def test_keep_unsolved_flags_them_and_trusts_no_wrong_citation():
 
 
 @pytest.mark.parametrize("record, message", [
-    ({"id": "x"}, "missing field 'rollouts'"),
-    ({"id": "x", "rollouts": ["no"]}, "rollouts[0] is not an object"),
-    ({"id": "x", "rollouts": [{"seen": "1,2", "correct": True}]}, "rollouts[0].seen must be a list"),
+    ({"id": "x"}, "missing field 'rollouts' (record 'x')"),
+    ({"id": "x", "rollouts": ["no"]}, "field 'rollouts[0]' must be an object, got a string (record 'x')"),
+    ({"id": "x", "rollouts": [{"seen": "1,2", "correct": True}]},
+     "field 'rollouts[0].seen' must be a list of strings or integers, got a string (record 'x')"),
+    ({"id": "x", "path": 7, "rollouts": []}, "field 'path' must be a list of objects, got an integer (record 'x')"),
 ])
-def test_bad_records(record, message):
-    with pytest.raises(BadInput, match=message.replace("[", r"\[").replace("]", r"\]")):
-        list(tier([record]))
+def test_bad_records_are_refused_at_the_entrance(record, message):
+    with pytest.raises(BadInput) as caught:
+        READS["tier"].check(record)
+    assert caught.value.message == message
 
 
 ids = st.lists(st.sampled_from([str(i) for i in range(30)]), max_size=12)
@@ -113,5 +118,5 @@ def test_tier_command_counts_on_stderr():
 def test_tier_command_names_the_bad_line():
     result = run_ltrl("tier", input=to_jsonl([RECORD]) + b'{"id": "q9"}\n')
     assert result.returncode == 1
-    assert result.stderr.decode().strip().endswith("ltrl tier: line 2: missing field 'rollouts'")
+    assert result.stderr.decode().strip().endswith("ltrl tier: line 2: missing field 'rollouts' (record 'q9')")
     assert len(jsonl(result.stdout)) == 1, "the good line before it was written whole"
