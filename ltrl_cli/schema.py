@@ -215,8 +215,8 @@ _NAMES = {str: ("a string", "strings"), int: ("an integer", "integers"), float: 
           bool: ("a boolean", "booleans"), _NONE: ("null", "nulls")}
 
 
-def describe(tp: Any, *, plural: bool = False) -> str:
-    """A type as a message says it.
+def describe(tp: Any, *, plural: bool = False, link: bool = False) -> str:
+    """A type as a message says it (`link`: a layout by its name, as docs/records.md says it).
 
     >>> describe(list[str]), describe(str | int | float), describe(list[str | int], plural=True)
     ('a list of strings', 'a string or a number', 'lists of strings or integers')
@@ -226,9 +226,11 @@ def describe(tp: Any, *, plural: bool = False) -> str:
         options = list(get_args(tp))
         if int in options and float in options:
             options.remove(int)  # "a number" covers both
-        return " or ".join(describe(o, plural=plural) for o in options)
+        return " or ".join(describe(o, plural=plural, link=link) for o in options)
     if origin is list:
-        return ("lists of " if plural else "a list of ") + describe(get_args(tp)[0], plural=True)
+        return ("lists of " if plural else "a list of ") + describe(get_args(tp)[0], plural=True, link=link)
+    if link and is_typeddict(tp):
+        return f"[{tp.__name__}](#{tp.__name__.lower()})" + ("s" if plural else "")
     if origin is dict or tp is dict or is_typeddict(tp):
         return "objects" if plural else "an object"
     if origin is typing.Literal:

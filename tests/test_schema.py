@@ -231,3 +231,11 @@ def test_every_command_refuses_each_wrong_type_and_skips_it_with_skip_bad(stage,
             assert b'"records":0' in stdout
         else:
             assert stdout == b"", case_id(case)
+
+
+def test_records_reference_is_current():
+    from ltrl_cli.manpages import records_reference
+    from tests.conftest import ROOT
+
+    assert (ROOT / "docs" / "records.md").read_text() == records_reference(), \
+        "docs/records.md out of date; run: python -m ltrl_cli.manpages man"
