@@ -15,6 +15,7 @@ An endpoint that still fails after the LLM layer's retries ends the rollout with
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 from ltrl_cli.agent.protocols import ToolCallProtocol, TextTagProtocol
 from ltrl_cli.agent.tools import Action, AgentTools, Observation
 from ltrl_cli.errors import LtrlError
-from ltrl_cli.llm.base import ChatRequest, ChatResponse
+from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse
 
 USER_PROMPT = "Question: {question}"
 LAST_TURN = "\n(One turn left: give your answer now.)"
@@ -83,9 +84,10 @@ def _first_line(content: str) -> str:
     return ""
 
 
-async def run_rollout(llm: Any, protocol: ToolCallProtocol | TextTagProtocol, tools: AgentTools, question: str, *,
+async def run_rollout(llm: LLM, protocol: ToolCallProtocol | TextTagProtocol, tools: AgentTools, question: str, *,
                       budgets: Budgets = Budgets(), sampling: Sampling = Sampling(), seed: int | None = None,
-                      cache_key: Any = None, semaphore: Any = None, keep_think: bool = False) -> dict[str, Any]:
+                      cache_key: Any = None, semaphore: asyncio.Semaphore | None = None,
+                      keep_think: bool = False) -> dict[str, Any]:
     """Run one rollout and return its record (without the judge's verdict).
 
     Only `question` reaches the model: never the gold chain or the answer. With
@@ -123,7 +125,7 @@ async def run_rollout(llm: Any, protocol: ToolCallProtocol | TextTagProtocol, to
     return state.record(tools, seed)
 
 
-async def _chat(llm: Any, request: ChatRequest, semaphore: Any) -> ChatResponse:
+async def _chat(llm: LLM, request: ChatRequest, semaphore: asyncio.Semaphore | None) -> ChatResponse:
     if semaphore is None:
         return await llm.chat(request)
     async with semaphore:

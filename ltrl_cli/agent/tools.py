@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ltrl_cli.backends.base import Hit, clip
+from ltrl_cli.backends.base import Hit, PageIndex, clip
 from ltrl_cli.llm.runner import on_loop_close
 from ltrl_cli.lru import ABSENT, LRU
 
@@ -68,7 +68,7 @@ class IndexService:
     the same pages again and again.
     """
 
-    def __init__(self, index: Any, *, max_batch: int = 64, page_cache: int = 4096):
+    def __init__(self, index: PageIndex, *, max_batch: int = 64, page_cache: int = 4096):
         self.index = index
         self.max_batch = max_batch
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="ltrl-index")

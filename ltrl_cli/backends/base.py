@@ -55,6 +55,11 @@ class Searcher(Protocol):
         """search() for many queries at once (faster on Lucene)."""
 
 
+@runtime_checkable
+class PageIndex(PageStore, Searcher, Protocol):
+    """Pages and search together: what `open_index(DIR)` returns, and MemoryIndex in tests."""
+
+
 def page_body(page: dict) -> str:
     """The page's text without its title line, paragraphs separated by blank lines."""
     paragraphs = page.get("text") or []

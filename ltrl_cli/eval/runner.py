@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator
 
 from ltrl_cli.eval.common import Grade, Graders, Item
 from ltrl_cli.io import derived_seed
+from ltrl_cli.llm.base import LLM
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def jobs(items: Iterable[Item], samples: int, *, tokenizer: Any = None, max_cont
 class Evaluator:
     """Generates and grades samples for one benchmark module."""
 
-    def __init__(self, bench: Any, *, llm: Any, graders: Graders, sampling: Sampling = Sampling(),
+    def __init__(self, bench: Any, *, llm: LLM | None, graders: Graders, sampling: Sampling = Sampling(),
                  keep_reasoning: bool = True, thinking: bool = True):
         self.bench = bench
         self.llm = llm

@@ -26,9 +26,12 @@ from typing import Any, Iterable, Iterator
 from ltrl_cli.agent.protocols import make_protocol
 from ltrl_cli.agent.rollout import Budgets, Sampling, run_rollout
 from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
+from ltrl_cli.backends.base import PageIndex
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import derived_seed
+from ltrl_cli.llm.base import LLM
 from ltrl_cli.llm.runner import bounded_map
+from ltrl_cli.reward.judge import Judge
 from ltrl_cli.stats import Stats
 
 REQUIRED = ("id", "question", "answer")
@@ -62,7 +65,7 @@ def count(stats: Stats, record: dict) -> None:
         stats.update("failed questions")
 
 
-def search_agent(records: Iterable[dict], *, llm: Any, index: Any, judge: Any, options: AgentOptions = AgentOptions(),
+def search_agent(records: Iterable[dict], *, llm: LLM, index: PageIndex, judge: Judge, options: AgentOptions = AgentOptions(),
                  stats: Stats | None = None) -> Iterator[dict]:
     """Add `rollouts` and `agent` to each question record.
 
@@ -100,7 +103,7 @@ def _checked(records: Iterable[dict]) -> Iterator[dict]:
 class _Runner:
     """The per-run state the async solve() needs: backends, options, the call bound."""
 
-    def __init__(self, llm: Any, service: IndexService, judge: Any, options: AgentOptions):
+    def __init__(self, llm: LLM, service: IndexService, judge: Judge, options: AgentOptions):
         self.llm, self.service, self.judge, self.options = llm, service, judge, options
         self.protocol = make_protocol(options.protocol)
         self.semaphore: asyncio.Semaphore | None = None
