@@ -162,10 +162,10 @@ class EvalSample(TypedDict):
 class EvalRecord(TypedDict):
     """`ltrl eval` output: one benchmark question, its K graded samples and their mean."""
 
-    id: str
+    id: Id
     benchmark: str  # aa-lcr, mrcr, frames, longbench-v2, longreason
     question: str | None
-    gold: str
+    gold: Answer
     grading: dict[str, Any]  # what else grading needs (MRCR: random_string_to_prepend; LongReason: letters)
     buckets: dict[str, str]  # breakdown key -> bucket (difficulty, length, needles, category...)
     prompt: dict[str, Any]  # {"truncated", "tokenizer"?, "max_context"?, "tokens"?, "kept_tokens"?, ...}
@@ -355,6 +355,9 @@ READS: dict[str, Reads] = {
     # the keys are --label-key, --rubrics-key, ... (READS["score"].adjusted(rename=...))
     "score": Reads(ScoreInput, required=("label",),
                    optional=("rubrics", "question", "responses", "response", "truncated")),
+    # --score-only: a previous run's output
+    "eval": Reads(EvalRecord, required=("id", "gold", "samples"),
+                  optional=("benchmark", "question", "grading", "buckets", "samples.content", "samples.response")),
     "grpo": Reads(TrainingInput, required=("input_messages.content", "label"),
                   optional=("id", "input_messages.role", "metadata.question", "metadata.rubrics",
                             "metadata.gold_entities", "question", "gold_entities", "rubrics")),

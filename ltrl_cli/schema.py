@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import types
 import typing
-from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Union, get_args, get_origin, get_type_hints, is_typeddict
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Union, get_args, get_origin, get_type_hints, is_typeddict
 
 from ltrl_cli.errors import BadInput
 
@@ -45,6 +45,8 @@ class Field:
     lists: tuple[bool, ...]
     type: Any
     required: bool
+    test: Callable[[Any], tuple[str, Any, Any] | None] = field(default=lambda v: None, compare=False, repr=False)
+    passes: Callable[[dict], bool] = field(default=lambda r: False, compare=False, repr=False)
 
     def example(self) -> str:
         """The path as a message names it in the first item of each list: `rollouts[0].seen`."""
@@ -117,7 +119,9 @@ def _field(layout: type, path: str, found_at: str, required: bool) -> Field:
     found = tuple(found_at.split("."))
     if found_at != path:  # found elsewhere (a --*-key option): a plain path of objects
         lists = [False] * (len(found) - 1)
-    return Field(found_at, found, tuple(lists), node, required)
+    made = Field(found_at, found, tuple(lists), node, required, _compile(node))
+    object.__setattr__(made, "passes", _fast_path(made))
+    return made
 
 
 def _list_item(tp: Any) -> Any:
@@ -129,53 +133,147 @@ def _list_item(tp: Any) -> Any:
 
 
 def _check_field(record: dict, f: Field) -> str | None:
-    for where, value in _values(record, f.parts, f.lists, ""):
+    if f.passes(record):  # the usual case, decided without walking item by item in Python
+        return None
+    return _problem(record, f)
+
+
+def _problem(record: dict, f: Field) -> str | None:
+    """What is wrong with the field in `record` (None: nothing), walking it item by item."""
+    for depth, indices, value in _values(record, f, 0, ()):
         if value is _ABSENT:
             if f.required:
-                return f"missing field '{where}'"
+                return f"missing field '{_where(f, depth, indices)}'"
             continue
-        if isinstance(value, _Wrong):
-            return value.message
-        problem = _mismatch(value, f.type)
+        if type(value) is _Wrong:
+            return f"field '{_where(f, depth, indices)}' must be {value.expected}, got {json_type(value.value)}"
+        problem = f.test(value)
         if problem is not None:
             suffix, expected, got = problem
-            return f"field '{where}{suffix}' must be {describe(expected)}, got {json_type(got)}"
+            return f"field '{_where(f, depth, indices)}{suffix}' must be {describe(expected)}, got {json_type(got)}"
     return None
 
 
 class _Wrong:
-    def __init__(self, message: str):
-        self.message = message
+    """A container on the way to a field that is not what the layout says."""
+
+    def __init__(self, expected: str, value: Any):
+        self.expected, self.value = expected, value
 
 
 _ABSENT = object()
+_NOT_AN_OBJECT = _Wrong("an object", None)
 
 
-def _values(node: Any, parts: tuple[str, ...], lists: tuple[bool, ...], prefix: str) -> Iterator[tuple[str, Any]]:
-    """(display path, value) of the field in `node`, one per list item on the way."""
-    part, rest = parts[0], parts[1:]
-    where = f"{prefix}.{part}" if prefix else part
-    value = node.get(part, _ABSENT)
-    if not rest:
-        yield where, value
+def _values(node: dict, f: Field, depth: int, indices: tuple[int, ...]) -> Iterator[tuple[int, tuple[int, ...], Any]]:
+    """(depth reached, list indices on the way, value) of the field in `node`: one per
+    item of the lists on its path; _ABSENT or a _Wrong where the path stops early."""
+    value = node.get(f.parts[depth], _ABSENT)
+    if depth == len(f.parts) - 1 or value is _ABSENT:
+        yield depth, indices, value
         return
-    if value is _ABSENT:
-        yield where, _ABSENT
-        return
-    if lists[0]:
-        if not isinstance(value, list):
-            yield where, _Wrong(f"field '{where}' must be a list of objects, got {json_type(value)}")
+    if f.lists[depth]:
+        if type(value) is not list:
+            yield depth, indices, _Wrong("a list of objects", value)
             return
         for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                yield where, _Wrong(f"field '{where}[{i}]' must be an object, got {json_type(item)}")
+            if type(item) is not dict:
+                yield depth, indices + (i,), _Wrong("an object", item)
                 return
-            yield from _values(item, rest, lists[1:], f"{where}[{i}]")
+            yield from _values(item, f, depth + 1, indices + (i,))
         return
-    if not isinstance(value, dict):
-        yield where, _Wrong(f"field '{where}' must be an object, got {json_type(value)}")
+    if type(value) is not dict:
+        yield depth, indices, _Wrong("an object", value)
         return
-    yield from _values(value, rest, lists[1:], where)
+    yield from _values(value, f, depth + 1, indices)
+
+
+def _fast_path(f: Field) -> Callable[[dict], bool]:
+    """A quick `record -> True` when the field is surely fine (False: look closer) for fields
+    behind no list, or behind one list whose items hold the field directly."""
+    marks = [i for i, is_list in enumerate(f.lists) if is_list]
+    if len(marks) > 1 or (marks and marks[0] != len(f.parts) - 2):
+        return lambda record: False
+    *outer, last = f.parts
+    exact = _exact_types(f.type)
+    loose = exact if exact is None or f.required else exact | {object}  # object: the type of _ABSENT
+
+    def container(record: dict) -> Any:
+        node: Any = record
+        for part in outer:
+            node = node.get(part, _ABSENT)
+            if type(node) is not dict:
+                return node
+        return node
+
+    if not marks:
+        def passes(record: dict) -> bool:
+            node = container(record)
+            if type(node) is not dict:
+                return node is _ABSENT and not f.required
+            value = node.get(last, _ABSENT)
+            return (not f.required) if value is _ABSENT else f.test(value) is None
+        return passes
+
+    *outer, items_key = outer
+
+    def passes_list(record: dict) -> bool:
+        node = container(record)
+        if type(node) is not dict:
+            return node is _ABSENT and not f.required
+        items = node.get(items_key, _ABSENT)
+        if type(items) is not list:
+            return items is _ABSENT and not f.required
+        values = [item.get(last, _ABSENT) if type(item) is dict else _NOT_AN_OBJECT for item in items]
+        kinds = set(map(type, values))
+        if loose is not None:
+            return kinds <= loose
+        if _Wrong in kinds or (f.required and object in kinds):
+            return False
+        return all(value is _ABSENT or f.test(value) is None for value in values)
+    return passes_list
+
+
+def _where(f: Field, depth: int, indices: tuple[int, ...]) -> str:
+    """The field's path down to `depth`, with the list indices taken: `rollouts[2].seen`."""
+    out, taken = [], iter(indices)
+    for j in range(depth + 1):
+        index = next(taken, None) if j < len(f.lists) and f.lists[j] else None
+        out.append(f.parts[j] if index is None else f"{f.parts[j]}[{index}]")
+    return ".".join(out)
+
+
+# The Python types orjson gives for a JSON value of each scalar type (exact: bool is not int).
+_EXACT = {str: {str}, int: {int}, float: {int, float}, bool: {bool}, _NONE: {_NONE}, dict: {dict}}
+
+
+def _exact_types(tp: Any) -> frozenset | None:
+    """The set of exact Python types a value of `tp` may have, when that decides it (no lists
+    inside); else None."""
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        sets = [_exact_types(option) for option in get_args(tp)]
+        return None if any(s is None for s in sets) else frozenset().union(*sets)
+    if origin is dict or is_typeddict(tp):
+        return frozenset({dict})
+    found = _EXACT.get(None if tp is None else tp)
+    return frozenset(found) if found is not None else None
+
+
+def _compile(tp: Any) -> Callable[[Any], tuple[str, Any, Any] | None]:
+    """A fast test for values of `tp`: None when the value has the type, else what
+    `_mismatch` says (it is run only to name the problem)."""
+    if tp is Any:
+        return lambda value: None
+    exact = _exact_types(tp)
+    if exact is not None:
+        return lambda value: None if type(value) in exact else ("", tp, value)
+    if get_origin(tp) is list:
+        items = _exact_types(get_args(tp)[0])
+        if items is not None:
+            return lambda value: (None if type(value) is list and set(map(type, value)) <= items
+                                  else _mismatch(value, tp))
+    return lambda value: _mismatch(value, tp)
 
 
 def _mismatch(value: Any, tp: Any) -> tuple[str, Any, Any] | None:

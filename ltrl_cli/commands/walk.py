@@ -85,9 +85,10 @@ def walk_command(
             from ltrl_cli.errors import LtrlError
             from ltrl_cli.stages.walk import why_no_walk
 
-            if records is not None and not run.line:
-                raise LtrlError("no start records read")
-            whence = "" if records is None else f" from any of the {run.line:,} start record(s)"
+            if records is not None and not run["in"]:
+                skipped = f" ({run['skipped']:,} bad line(s) skipped)" if run["skipped"] else ""
+                raise LtrlError(f"no start records read{skipped}")
+            whence = "" if records is None else f" from any of the {run['in']:,} start record(s)"
             raise LtrlError(f"no walk found{whence}: {why_no_walk(idx.graph, filters, hops, seed)}")
         if records is None and found < n:
             console.warn(f"only {found:,} distinct walks found (asked for {n:,})")

@@ -159,16 +159,14 @@ def evaluate(items: Iterable[Item], evaluator: Evaluator, *, samples: int, concu
 
 
 def _gradable(record: dict[str, Any], number: int) -> tuple[Item, list[dict[str, Any]]]:
-    """The item and samples of a previous output record; BadInput naming what is missing."""
+    """The item and samples of a previous output record (its types checked against
+    READS["eval"] by the reader); BadInput when there is nothing to grade."""
     from ltrl_cli.errors import BadInput
 
-    for key in ("id", "gold", "samples"):
-        if record.get(key) is None:
-            raise BadInput(f"record {number}: missing field '{key}' (--score-only reads the records "
-                           "`ltrl eval` wrote)")
     samples = record["samples"]
-    if not isinstance(samples, list) or not samples or not all(isinstance(s, dict) for s in samples):
-        raise BadInput(f"record {number}: field 'samples': expected a non-empty list of objects")
+    if not samples:
+        raise BadInput(f"record {number}: field 'samples' is empty (--score-only reads the records "
+                       "`ltrl eval` wrote)")
     for sample in samples:
         if sample.get("content") is None and sample.get("response") is None:
             raise BadInput(f"record {number}: a sample has neither 'content' nor 'response'")

@@ -21,6 +21,8 @@ from typing import Any, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import in_shard, open_input, parse_shard, read_records, shard_records, stdin_records
+from ltrl_cli.records import READS
+from ltrl_cli.stats import Stats
 
 
 @dataclass
@@ -62,9 +64,10 @@ def nothing_done(bench: Any, data: Path | None, selection: Selection, *, skip_mi
     return f"--shard {shard} selects none of the {selection.read:,} question(s) of {where}"
 
 
-def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reader: Any, shard: str | None,
+def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reader: Stats, shard: str | None,
                      limit: int | None, selection: Selection) -> Iterator[dict[str, Any]]:
-    """A previous run's records, from `data` (plain or .gz) or stdin."""
+    """A previous run's records, from `data` (plain or .gz) or stdin, checked against
+    READS["eval"] as they are read."""
     chosen = parse_shard(shard)
 
     def counted(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
@@ -75,7 +78,7 @@ def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reade
                 yield record
 
     if data is None:
-        yield from islice(counted(stdin_records(skip_bad=skip_bad, stats=reader)), limit)
+        yield from islice(counted(stdin_records(skip_bad=skip_bad, stats=reader, schema=READS["eval"])), limit)
         return
     if data.is_dir():
         raise BadInput("is a directory (--score-only --data names a previous `ltrl eval` output file)",
@@ -83,7 +86,8 @@ def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reade
     if not data.is_file():
         raise BadInput("not found (--score-only --data names a previous `ltrl eval` output)", source=str(data))
     with open_input(data) as handle:
-        yield from islice(counted(read_records(handle, skip_bad=skip_bad, source=str(data), stats=reader)), limit)
+        records = read_records(handle, skip_bad=skip_bad, source=str(data), stats=reader, schema=READS["eval"])
+        yield from islice(counted(records), limit)
 
 
 def _this_benchmark(records: Iterable[dict[str, Any]], benchmark: str) -> Iterator[dict[str, Any]]:
