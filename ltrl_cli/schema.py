@@ -341,24 +341,14 @@ def describe(tp: Any, *, plural: bool = False, link: bool = False) -> str:
     return names[plural] if names else getattr(tp, "__name__", str(tp))
 
 
+_JSON_NAMES = {_NONE: "null", bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+               list: "a list", dict: "an object"}
+
+
 def json_type(value: Any) -> str:
     """What a JSON value is, as a message says it.
 
     >>> json_type("x"), json_type(["x"]), json_type(3), json_type(2.5), json_type(None), json_type(True)
     ('a string', 'a list', 'an integer', 'a number', 'null', 'a boolean')
     """
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return _JSON_NAMES.get(type(value), type(value).__name__)

@@ -181,7 +181,7 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
         run.update("questions", write_records(shown, out))
     if not kept:
         raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,
-                                     score_only=s.score_only))
+                                     score_only=s.score_only, skipped=run["skipped"]))
     result = summary(kept, bench, paper, quiet=s.quiet, path=s.summary)
     if result["ungraded_samples"] and not s.allow_judge_errors:
         raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "

@@ -51,10 +51,12 @@ def questions(bench: Any, data: Path, *, skip_missing: bool, shard: str | None, 
 
 
 def nothing_done(bench: Any, data: Path | None, selection: Selection, *, skip_missing: bool, shard: str | None,
-                 score_only: bool) -> str:
-    """Why a run wrote no record, for the error that ends it."""
+                 score_only: bool, skipped: int = 0) -> str:
+    """Why a run wrote no record, for the error that ends it (`skipped`: bad lines left out)."""
     where = str(data) if data is not None else "stdin"
     if score_only:
+        if selection.read == 0 and skipped:
+            return f"no records left in {where} ({skipped:,} bad line(s) skipped)"
         if selection.read == 0:
             return f"no records in {where} (--score-only reads the output of an earlier `ltrl eval`)"
         return f"--shard {shard} selects none of the {selection.read:,} record(s) of {where}"
