@@ -1,8 +1,9 @@
 """Benchmarks for `ltrl score` (run by hand; figures go into docs/score.md).
 
-    .venv/bin/python bench/bench_score.py rubric            # rubric scoring of 32K-token responses, one core
+    .venv/bin/python bench/bench_score.py rubric            # rubric on 32K-token responses: ltrl vs a few-line peer
     .venv/bin/python bench/bench_score.py judge             # LLM judge vs a fixed-delay endpoint
     .venv/bin/python bench/bench_score.py server            # reward server, 200 clients, 60 s
+    .venv/bin/python bench/bench_score.py health            # GET /health while a 1,000-response group is scored
 
 Everything runs on loopback. The fixed-delay endpoint and the reward server run in their
 own processes so that the client's event loop does not share a core's GIL with them.
@@ -16,6 +17,7 @@ import contextlib
 import gzip
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -24,7 +26,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-SHARED = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout (a git worktree under wt/ looks one level further up).
+SHARED = next((p for p in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data") if p.exists()),
+              ROOT.parent / "shared" / "data")
 
 from bench.endpoint import fixed_delay_endpoint  # noqa: E402
 
@@ -66,31 +70,80 @@ def token_count(text: str) -> tuple[int, float]:
     return count, time.perf_counter() - started
 
 
-def bench_rubric(args: argparse.Namespace) -> None:
+RUBRICS = ["Paris", "Charles Darwin", "Atlantic Ocean", "World War II", "Isaac Newton", "Roman Empire", "Nile",
+           "Shakespeare"]
+_PEER_TOKEN = re.compile(r"[a-z0-9_]+|[\u4e00-\u9fff]")
+
+
+def peer_rubric(responses: list[str], rubrics: list[str]) -> list[float]:
+    """The method's rubric rule in a few lines, as anyone would write it: the final content
+    after the last </think>, normalised, entity recall, divided by the group's maximum."""
+    norm = lambda text: " ".join(_PEER_TOKEN.findall(text.lower()))  # noqa: E731
+    entities = [norm(e) for e in rubrics]
+    texts = [norm(r.split("</think>")[-1]) for r in responses]
+    recalls = [sum(e in text for e in entities) / len(entities) for text in texts]
+    top = max(recalls)
+    return [x / top if top > 0 else x for x in recalls]
+
+
+def rubric_group(chars: int = 124_000) -> list[str]:
+    """One GRPO group of 8 distinct ~32K-token responses: 90% reasoning, 10% final content."""
+    responses = []
+    for i in range(8):
+        body = wiki_text(chars, offset=i * 40)
+        split = int(len(body) * 0.9)
+        responses.append(f"<think>{body[:split]}</think>{body[split:]}")
+    return responses
+
+
+def _rate(fn, seconds: float) -> float:
+    """Responses per second of `fn` (one call scores a group of 8), over `seconds`."""
+    started, rounds = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        fn()
+        rounds += 1
+    return rounds * 8 / (time.perf_counter() - started)
+
+
+def compare_rubric(chars: int = 124_000, seconds: float = 2.0, repeats: int = 3) -> dict:
+    """ltrl's rubric reward on final content (`score_group` end to end: split, normalise,
+    search, group-normalise, combine) against `peer_rubric`, on one core, warmed up and
+    interleaved; returns {"ltrl": [...], "peer": [...], "ratio": [...]} in responses/s
+    (min, median, max of `repeats`), for `make bench` and for this script."""
     from ltrl_cli.reward.rules import score_group
 
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core
-    chars = args.chars
-    responses = []
-    for i in range(8):  # one GRPO group of 8 distinct responses
-        body = wiki_text(chars, offset=i * 40)
-        split = int(len(body) * 0.9)
-        responses.append(f"<think>{body[:split]}</think>{body[split:]}")
+    responses = rubric_group(chars)
+    ours = [r.rubric_reward_normalized for r in score_group(responses, [1.0] * 8, RUBRICS)]
+    assert ours == peer_rubric(responses, RUBRICS), "ltrl and the peer disagree: not the same rule"
+    run_ltrl = lambda: score_group(responses, [1.0] * 8, RUBRICS)  # noqa: E731
+    run_peer = lambda: peer_rubric(responses, RUBRICS)  # noqa: E731
+    run_ltrl(), run_peer()  # warm up
+    ltrl, peer = [], []
+    for _ in range(repeats):  # interleaved, so drifting load hits both alike
+        ltrl.append(_rate(run_ltrl, seconds))
+        peer.append(_rate(run_peer, seconds))
+    ratio = sorted(a / b for a, b in zip(ltrl, peer))
+    return {"ltrl": sorted(ltrl), "peer": sorted(peer), "ratio": ratio}
+
+
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    return "/".join(fmt.format(v) for v in (values[0], values[len(values) // 2], values[-1]))
+
+
+def bench_rubric(args: argparse.Namespace) -> None:
+    from ltrl_cli.reward.rules import score_group
+
+    result = compare_rubric(args.chars, args.seconds, args.repeats)
+    responses = rubric_group(args.chars)
     tokens, tiktoken_s = token_count(responses[0])
-    rubrics = ["Paris", "Charles Darwin", "Atlantic Ocean", "World War II", "Isaac Newton", "Roman Empire",
-               "Nile", "Shakespeare"]
-    print(f"responses: {len(responses)} x {len(responses[0]):,} chars (~{tokens:,} cl100k tokens); "
-          f"rubric of {len(rubrics)} entities")
-    for rubric_on in ("content", "both"):
-        score_group(responses, [1.0] * 8, rubrics, rubric_on=rubric_on)  # warm up
-        started, rounds = time.perf_counter(), 0
-        while time.perf_counter() - started < args.seconds:
-            score_group(responses, [1.0] * 8, rubrics, rubric_on=rubric_on)
-            rounds += 1
-        elapsed = time.perf_counter() - started
-        rate = rounds * len(responses) / elapsed
-        print(f"rubric_on={rubric_on:8s} {rate:8.1f} responses/s on one core ({1000 / rate:.2f} ms each)")
+    print(f"responses: 8 x {len(responses[0]):,} chars (~{tokens:,} cl100k tokens); rubric of {len(RUBRICS)} entities")
+    print(f"rubric on final content, responses/s on one core (min/median/max of {args.repeats}):")
+    print(f"  ltrl {_spread(result['ltrl'])}   peer {_spread(result['peer'])}   "
+          f"ratio {_spread(result['ratio'], '{:.2f}')}")
+    rate = _rate(lambda: score_group(responses, [1.0] * 8, RUBRICS, rubric_on="both"), args.seconds)
+    print(f"  ltrl, rubric searched in reasoning and content: {rate:,.0f} responses/s")
     if tokens > 0:
         print(f"reference: tiktoken cl100k encoding of one response took {tiktoken_s * 1000:.1f} ms")
 
@@ -216,12 +269,75 @@ def bench_server(args: argparse.Namespace) -> None:
           f"p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms, errors {result['errors'] or 0}")
 
 
+def health_during(url: str, body: bytes, interval: float) -> dict:
+    """Post one large body to `url` from one thread and poll GET /health every `interval` s
+    from another (its own connection) until the post is answered."""
+    import http.client
+    import threading
+    import urllib.error
+    import urllib.request
+
+    done, result = threading.Event(), {}
+
+    def big() -> None:
+        started = time.perf_counter()
+        request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=600) as reply:
+                reply.read()
+                result.update(status=reply.status, seconds=time.perf_counter() - started)
+        except urllib.error.HTTPError as exc:
+            result.update(status=exc.code, seconds=time.perf_counter() - started, error=exc.read()[:300])
+        finally:
+            done.set()
+
+    host, port = url.split("/")[2].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("GET", "/health")  # connect first: the polls time the server, not a handshake
+    connection.getresponse().read()
+    thread = threading.Thread(target=big)
+    thread.start()
+    latencies = []
+    while not done.is_set():
+        started = time.perf_counter()
+        connection.request("GET", "/health")
+        connection.getresponse().read()
+        latencies.append(time.perf_counter() - started)
+        time.sleep(interval)
+    thread.join()
+    latencies.sort()
+    return {**result, "polls": len(latencies), "p50_ms": latencies[len(latencies) // 2] * 1000,
+            "p99_ms": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000,
+            "max_ms": latencies[-1] * 1000}
+
+
+def bench_health(args: argparse.Namespace) -> None:
+    """GET /health while one /evaluate_group of `--responses` responses is scored."""
+    text = wiki_text(args.response_chars, 3)
+    responses = [f"<think>{text}</think>The answer is Paris ({i})." for i in range(args.responses)]
+    body = json.dumps({"label": "Paris", "responses": responses,
+                       "extra_reward_info": {"question": "Which city?", "rubrics": RUBRICS,
+                                             "rubric_reward_ratio": 0.3, "rubric_use_content": True,
+                                             "rubric_use_reasoning_content": True}}).encode()
+    server = Process([sys.executable, "-m", "ltrl_cli", "score", "--serve", "--port", "0", "--judge", "contains",
+                      "--max-body-mb", "256"], pattern=r"http://127\.0\.0\.1:(\d+)", stream="stderr")
+    try:
+        result = health_during(f"http://127.0.0.1:{server.first}/evaluate_group", body, args.interval)
+    finally:
+        server.stop()
+    print(f"/evaluate_group with {args.responses:,} responses ({len(body) / 1e6:.1f} MB, rubric over all of each): "
+          f"HTTP {result['status']} in {result['seconds']:.2f}s")
+    print(f"  GET /health meanwhile: {result['polls']} polls, p50 {result['p50_ms']:.1f} ms, "
+          f"p99 {result['p99_ms']:.1f} ms, max {result['max_ms']:.1f} ms")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="what", required=True)
     rubric = sub.add_parser("rubric")
     rubric.add_argument("--chars", type=int, default=124_000, help="characters per response (~32K cl100k tokens)")
-    rubric.add_argument("--seconds", type=float, default=5.0)
+    rubric.add_argument("--seconds", type=float, default=2.0, help="timing window per measurement")
+    rubric.add_argument("--repeats", type=int, default=3)
     judge = sub.add_parser("judge")
     judge.add_argument("--delay", type=float, default=0.5)
     judge.add_argument("--concurrency", type=int, nargs="+", default=[8, 64])
@@ -232,8 +348,12 @@ def main() -> None:
     server.add_argument("--judge", choices=["contains", "llm"], default="contains")
     server.add_argument("--delay", type=float, default=0.2, help="fixed delay of the LLM judge endpoint")
     server.add_argument("--response-chars", type=int, default=8_000)
+    health = sub.add_parser("health")
+    health.add_argument("--responses", type=int, default=1000)
+    health.add_argument("--response-chars", type=int, default=20_000)
+    health.add_argument("--interval", type=float, default=0.01, help="seconds between /health polls")
     args = parser.parse_args()
-    {"rubric": bench_rubric, "judge": bench_judge, "server": bench_server}[args.what](args)
+    {"rubric": bench_rubric, "judge": bench_judge, "server": bench_server, "health": bench_health}[args.what](args)
 
 
 if __name__ == "__main__":

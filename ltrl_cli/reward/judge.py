@@ -121,9 +121,13 @@ class RuleJudge:
         self.name = name
         self._match = exact_match if name == "exact" else contains_match
 
-    async def judge(self, question: str | None, content: str, label: str) -> Verdict:
+    def decide(self, content: str, label: str) -> Verdict:
+        """The verdict, synchronously: a rule needs no I/O (the server runs it in a worker)."""
         answer = extract_answer(content)
         return Verdict(correct=self._match(answer, label), answer=answer)
+
+    async def judge(self, question: str | None, content: str, label: str) -> Verdict:
+        return self.decide(content, label)
 
 
 # ---------------------------------------------------------------- the LLM judge

@@ -97,10 +97,10 @@ def reward_objects(judge: Judge, responses: Sequence[str], verdicts: Sequence[Ve
     else:
         scored = [R.score_response(r, o, rubrics, truncated=t, **kwargs)
                   for r, o, t in zip(responses, outcomes, truncated)]
-    return [_with_judge(s.to_dict(), judge, v) for s, v in zip(scored, verdicts)]
+    return [with_judge(s.to_dict(), judge, v) for s, v in zip(scored, verdicts)]
 
 
-def _with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
+def with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
     if verdict is None:
         reward["judge"] = {"name": judge.name, "correct": None, "skipped": "no final content"}
         return reward
@@ -142,6 +142,6 @@ async def score_as_server(judge: Judge, question: str | None, label: str, respon
         verdict = await judge.judge(plan.question, plan.judged, label)
     if verdict.correct is None:
         return {"reward": None, "outcome_reward": None, "rubric_reward": plan.rubric,
-                **_with_judge({}, judge, verdict)}
-    return {**E.answer(plan, float(verdict.correct)), **_with_judge({}, judge, verdict)}
+                **with_judge({}, judge, verdict)}
+    return {**E.answer(plan, float(verdict.correct)), **with_judge({}, judge, verdict)}
 

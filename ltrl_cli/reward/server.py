@@ -8,8 +8,9 @@ server (the `remote_rm` of their slime fork) and for any trainer that can POST J
 What the rules are: evaluate.py (`/evaluate`) and service.py (`/evaluate_group`). This
 module is the HTTP side, built to stay up under load and abuse:
 
-- parsing and rubric search run in a small pool of worker threads, not on the event loop,
-  so `/health` and light requests are answered while a large group is scored;
+- parsing and rubric search run off the event loop (worker threads for `/evaluate`, worker
+  processes for `/evaluate_group`, whose 20 MB body alone holds the GIL for ~0.2 s while it
+  is decoded), so `/health` and light requests are answered while a large group is scored;
 - a body over `max_body` bytes is answered 413 before it is read;
 - a connection that has not sent a whole request head within `header_timeout` seconds of
   connecting (or of its last answer) is closed; a body not received within `body_timeout`
@@ -21,8 +22,11 @@ module is the HTTP side, built to stay up under load and abuse:
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import signal
-from concurrent.futures import ThreadPoolExecutor
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +36,7 @@ from ltrl_cli import console
 from ltrl_cli.reward.evaluate import BadRequest
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.reward.scoring import ScoreOptions
-from ltrl_cli.reward.service import JudgeFailed, RewardService
+from ltrl_cli.reward.service import JudgeFailed, RewardService, Spooled
 
 EXIT_ON_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -44,7 +48,36 @@ class Limits:
     max_body: int = 64 * 1024 * 1024  # bytes; a history with a 128K-token prompt is ~1 MB
     header_timeout: float = 30.0  # seconds to send a request head (also the keep-alive idle time)
     body_timeout: float = 60.0  # seconds to send the body once the head is in
-    workers: int = 2  # threads for parsing and rubric search
+    workers: int = 2  # threads (/evaluate) and processes (/evaluate_group) for parsing and rubric search
+
+
+def _quiet_worker() -> None:
+    """A worker process leaves Ctrl-C to the server (the terminal signals the whole group)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+SPOOL_OVER = 1024 * 1024  # a group body larger than this goes to its worker process through a file
+
+
+async def spool_body(request: Any, size: int) -> Spooled:
+    """Write a large body to a temporary file chunk by chunk, as it arrives.
+
+    Gathering 20 MB into one bytes object, and pickling it to a worker process, are single
+    copies that hold the GIL for 0.1-0.3 s on a busy machine: every other client waits.
+    Chunks are small copies, the write system calls release the GIL, and the worker reads
+    the file itself.
+    """
+    directory = "/dev/shm" if os.path.isdir("/dev/shm") else None  # memory-backed where there is one
+    handle, path = tempfile.mkstemp(prefix="ltrl-body-", dir=directory)
+    spooled = Spooled(path)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in request.content.iter_chunked(256 * 1024):
+                out.write(chunk)
+        return spooled
+    except BaseException:
+        spooled.remove()
+        raise
 
 
 def make_app(service: RewardService, limits: Limits = Limits()) -> Any:
@@ -57,13 +90,15 @@ def make_app(service: RewardService, limits: Limits = Limits()) -> Any:
             response.force_close()
         return response
 
-    async def read_body(request: web.Request) -> bytes | web.Response:
+    async def read_body(request: web.Request, spool: bool = False) -> bytes | Spooled | web.Response:
         size = request.content_length
         if size is not None and size > limits.max_body:
             service.counts["too_large"] += 1  # answered before the body is read
             return reply({"error": f"body of {size:,} bytes is over the limit of {limits.max_body:,} "
                                    f"(--max-body-mb)"}, 413, close=True)
         try:
+            if spool and size is not None and size > SPOOL_OVER:
+                return await asyncio.wait_for(spool_body(request, size), limits.body_timeout)
             return await asyncio.wait_for(request.read(), limits.body_timeout)
         except web.HTTPRequestEntityTooLarge:  # chunked bodies have no length up front
             service.counts["too_large"] += 1
@@ -76,11 +111,15 @@ def make_app(service: RewardService, limits: Limits = Limits()) -> Any:
     async def evaluate(request: web.Request, group: bool) -> web.Response:
         service.counts["requests"] += 1
         try:
-            raw = await read_body(request)
+            raw = await read_body(request, spool=group and service.processes is not None)
             if isinstance(raw, web.Response):
                 return raw
-            score = service.evaluate_group if group else service.evaluate
-            return reply(await score(raw))
+            try:
+                score = service.evaluate_group if group else service.evaluate
+                return reply(await score(raw))
+            finally:
+                if isinstance(raw, Spooled):
+                    raw.remove()
         except BadRequest as exc:
             service.counts["bad_requests"] += 1
             return reply({"error": str(exc)}, 400)
@@ -94,6 +133,15 @@ def make_app(service: RewardService, limits: Limits = Limits()) -> Any:
             if console.is_verbose():
                 console.info(f"score: client {request.remote} left mid-request ({type(exc).__name__})")
             raise
+        except Exception as exc:  # a bug: one line here and to the client, the server goes on
+            service.counts["internal_errors"] += 1
+            console.warn(f"score: internal error on {request.path}: {type(exc).__name__}: {exc} "
+                         "(run with -v for the traceback)")
+            if console.is_verbose():
+                import traceback
+
+                traceback.print_exc()
+            return reply({"error": f"internal error ({type(exc).__name__})"}, 500)
 
     async def one(request: web.Request) -> web.Response:
         return await evaluate(request, group=False)
@@ -142,16 +190,22 @@ def serve_forever(judge: Judge, options: ScoreOptions, *, host: str = "127.0.0.1
     from ltrl_cli.llm.runner import run_sync
 
     workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="ltrl-reward")
-    service = RewardService(judge, options, concurrency, on_judge_error=on_judge_error, workers=workers)
+    processes = ProcessPoolExecutor(limits.workers, mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_quiet_worker)
+    service = RewardService(judge, options, concurrency, on_judge_error=on_judge_error, workers=workers,
+                            processes=processes)
     received: list[int] = []
 
     async def main() -> None:
+        loop = asyncio.get_running_loop()
+        # Start the worker processes now (a spawned worker imports ltrl first), not on the
+        # first group a trainer sends.
+        await asyncio.gather(*(loop.run_in_executor(processes, int) for _ in range(limits.workers)))
         try:
             runner, bound = await start(service, host, port, limits)
         except OSError as exc:
             raise LtrlError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
         for sig in EXIT_ON_SIGNAL:
             loop.add_signal_handler(sig, lambda s=sig: (received.append(s), stop.set()))
         # Tests and scripts that pass --port 0 read the port from this line.
@@ -166,6 +220,7 @@ def serve_forever(judge: Judge, options: ScoreOptions, *, host: str = "127.0.0.1
         run_sync(main())
     finally:
         workers.shutdown(wait=False, cancel_futures=True)
+        processes.shutdown(wait=True, cancel_futures=True)
     c = service.counts
     console.info(f"score: served {c['requests']:,} requests, {c['bad_requests']:,} bad, {c['judge_failures']:,} "
                  f"without a verdict, {c['judge_failures_zeroed']:,} scored 0 without a verdict, {c['too_large']:,} "

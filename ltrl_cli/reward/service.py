@@ -10,6 +10,8 @@ A judge that gives no verdict is, by `on_judge_error`:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import re
 from concurrent.futures import Executor
 from dataclasses import replace
@@ -21,9 +23,9 @@ from ltrl_cli import console
 from ltrl_cli.errors import BadInput
 from ltrl_cli.reward import evaluate as E
 from ltrl_cli.reward.evaluate import BadRequest
-from ltrl_cli.reward.judge import Judge, Verdict
-from ltrl_cli.reward.scoring import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
-                                     reward_objects)
+from ltrl_cli.reward.judge import Judge, RuleJudge, Verdict
+from ltrl_cli.reward import rules as R
+from ltrl_cli.reward.scoring import ScoreOptions, check_label, check_rubrics, check_truncated, with_judge
 
 ON_JUDGE_ERROR = ("error", "zero")
 
@@ -45,7 +47,24 @@ def redact(message: str) -> str:
     return _HOST_PORT.sub("<judge endpoint>", _URL.sub("<judge endpoint>", message))
 
 
-def parse_body(raw: bytes) -> Any:
+class Spooled:
+    """A request body written to a file (large group bodies), read by the worker process."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as f:
+            return f.read()
+
+    def remove(self) -> None:
+        with contextlib.suppress(OSError):
+            os.unlink(self.path)
+
+
+def parse_body(raw: bytes | Spooled) -> Any:
+    if isinstance(raw, Spooled):
+        raw = raw.read()
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -57,22 +76,24 @@ class RewardService:
     calls, the CPU workers, and the counts /health reports."""
 
     def __init__(self, judge: Judge, options: ScoreOptions, concurrency: int = 64, *,
-                 on_judge_error: str = "error", workers: Executor | None = None):
+                 on_judge_error: str = "error", workers: Executor | None = None, processes: Executor | None = None):
         if on_judge_error not in ON_JUDGE_ERROR:
             raise ValueError(f"on_judge_error must be one of {', '.join(ON_JUDGE_ERROR)}")
         self.judge = judge
         self.options = options
         self.on_judge_error = on_judge_error
         self.limit = asyncio.Semaphore(concurrency)  # binds to the serving loop on first use
-        self.workers = workers  # None: CPU work runs inline (tests); the server hands a pool
+        self.workers = workers  # threads for /evaluate; None: inline (tests)
+        self.processes = processes  # processes for /evaluate_group: a 20 MB body's parse holds the GIL ~0.2 s
         self.counts = {"requests": 0, "bad_requests": 0, "judge_failures": 0, "judge_failures_zeroed": 0,
-                       "too_large": 0, "timed_out": 0, "disconnected": 0}
+                       "too_large": 0, "timed_out": 0, "disconnected": 0, "internal_errors": 0}
 
-    async def _cpu(self, fn, *args):
-        """Run CPU-bound work (parsing, rubric search) off the event loop, in the workers."""
-        if self.workers is None:
+    async def _cpu(self, fn, *args, pool: Executor | None = None):
+        """Run CPU-bound work (parsing, rubric search) off the event loop, in a pool."""
+        pool = pool or self.workers
+        if pool is None:
             return fn(*args)
-        return await asyncio.get_running_loop().run_in_executor(self.workers, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(pool, fn, *args)
 
     def _no_verdict(self, verdict: Verdict) -> float:
         """The outcome of a response the judge gave no verdict on: 0, or JudgeFailed."""
@@ -100,18 +121,39 @@ class RewardService:
             return dict(E.ZERO)
         return E.answer(plan, await self.outcome(plan, request.label))
 
-    async def evaluate_group(self, raw: bytes) -> dict:
-        """`/evaluate_group`: a whole group, shaped as `ltrl score` shapes it."""
-        group = await self._cpu(_group, raw, self.options)
-        label, responses, rubrics, options, truncated, question = group
-        verdicts = await judge_responses(self.judge, question, label, responses, thinking=options.thinking,
-                                         limit=self.limit)
-        for i, verdict in enumerate(verdicts):
-            if verdict is not None and verdict.correct is None:
-                self._no_verdict(verdict)  # raises, or counts and logs
-                verdicts[i] = replace(verdict, correct=False, error=None)
-        scored = await self._cpu(reward_objects, self.judge, responses, verdicts, rubrics, options, truncated)
-        return {"rewards": [_group_answer(s) for s in scored]}
+    async def evaluate_group(self, raw: bytes | Spooled) -> dict:
+        """`/evaluate_group`: a whole group, shaped as `ltrl score` shapes it. The body is read
+        and measured (split, rubric recall) in a worker process; only the final contents and
+        the numbers come back to be judged and shaped here."""
+        rule = self.judge if isinstance(self.judge, RuleJudge) else None  # judged in the worker too
+        prepared = await self._cpu(prepare_group, raw, self.options, rule, pool=self.processes or self.workers)
+        label, question, options, truncated, measured, verdicts = prepared
+
+        async def verdict(m: R.Measured) -> Verdict | None:
+            if m.empty_content:
+                return None
+            async with self.limit:
+                found = await self.judge.judge(question, m.content, label)
+            if found.correct is None:
+                self._no_verdict(found)  # raises, or counts and logs
+                return replace(found, correct=False, error=None)
+            return found
+
+        if rule is None:
+            verdicts = await asyncio.gather(*(verdict(m) for m in measured))
+        outcomes = [0.0 if v is None else v.outcome for v in verdicts]
+        rewards = R.shape_group(measured, outcomes, mode=options.mode, alpha=options.alpha, truncated=truncated)
+        return {"rewards": [_group_answer(with_judge(r.to_dict(), self.judge, v)) for r, v in zip(rewards, verdicts)]}
+
+
+def prepare_group(raw: bytes | Spooled, base: ScoreOptions, rule: RuleJudge | None = None) -> tuple:
+    """Parse and measure an /evaluate_group body, and with a rule judge decide the verdicts
+    (None for no content), so that nothing is left to do per response on the event loop
+    (runs in a worker process)."""
+    label, responses, rubrics, options, truncated, question = _group(raw, base)
+    measured = R.measure_group(responses, rubrics, options.rubric_on, options.thinking)
+    decided = [None if m.empty_content else rule.decide(m.content, label) for m in measured] if rule else None
+    return label, question, options, truncated, measured, decided
 
 
 def _plan(raw: bytes) -> tuple[E.Request, E.Plan | None]:
@@ -182,7 +224,7 @@ def _group_responses(body: dict) -> list[str]:
     raise BadRequest("missing field 'responses' (or 'histories')")
 
 
-def _group(raw: bytes, base: ScoreOptions) -> tuple:
+def _group(raw: bytes | Spooled, base: ScoreOptions) -> tuple:
     body = _object(parse_body(raw), "body")
     if "label" not in body:
         raise BadRequest("missing field 'label'")

@@ -116,6 +116,15 @@ def test_a_text_made_of_the_entities_finds_them_all(rubrics):
     assert rubric_recall(" ".join(rubrics), rubrics) == 1.0
 
 
+@settings(deadline=None, max_examples=1000)
+@given(TEXT, TEXT)
+def test_recall_without_normalising_the_text_is_the_normal_form_rule(text, entity):
+    # rubric_recall searches the lower-cased text; the rule is a substring of normal forms.
+    assert rubric_recall(text, [entity]) == float(normalize(entity) in normalize(text))
+    inside = f"x{text}{entity}{text}y"
+    assert rubric_recall(inside, [entity]) == 1.0
+
+
 @PROPERTY
 @given(TEXT, TEXT, st.lists(TEXT, max_size=5))
 def test_recall_never_drops_when_text_is_added(text, more, rubrics):

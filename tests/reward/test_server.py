@@ -130,6 +130,26 @@ def test_bad_requests_get_400_with_one_line(server, path, request_body, message)
     assert status == 400 and message in data["error"] and "\n" not in data["error"]
 
 
+def test_a_large_group_is_read_and_measured_in_a_worker(server):
+    import glob
+
+    spools = lambda: set(glob.glob("/dev/shm/ltrl-body-*")) | set(glob.glob("/tmp/ltrl-body-*"))  # noqa: E731
+    before = spools()
+    filler = "words " * 400
+    request = body(responses=[f"<think>{filler}</think>Paris{', France' * (i % 2)} {filler}" for i in range(500)])
+    del request["response"]
+    assert len(json.dumps(request)) > 1024 * 1024  # over the spooling threshold
+    with ThreadPoolExecutor(2) as pool:
+        group = pool.submit(server.post, "/evaluate_group", request)
+        health = pool.submit(server.get, "/health")
+        status, data = group.result()
+        assert health.result()[0] == 200
+    assert status == 200 and len(data["rewards"]) == 500
+    assert [r["rubric_reward"] for r in data["rewards"][:2]] == [0.0, 0.5]
+    assert [r["reward"] for r in data["rewards"][:2]] == pytest.approx([0.7, 1.0])
+    assert spools() <= before  # the spooled body is gone
+
+
 def test_body_over_the_limit_is_413():
     srv = Server("--judge", "contains", "--max-body-mb", "0.01")
     try:
