@@ -73,7 +73,7 @@ class ScoreInput(TypedDict, total=False):
 
     id: Id  # the group key of one-response lines (--group-key)
     label: Answer
-    rubrics: list[str]  # needed unless the reward leaves the rubric out (eval mode)
+    rubrics: list[str] | list[int]  # needed unless alpha is 0; ints: chunk ids (--as-server --mode longrlvr)
     question: str
     responses: list[str]
     response: str

@@ -297,3 +297,13 @@ def test_as_server_scores_each_response_as_post_evaluate():
     # No group shaping; a response without </think> is all content (judged: 1.0), unlike the default.
     assert "rubric_reward_normalized" not in out["rewards"][0] and out["rewards"][4]["outcome_reward"] == 1.0
     assert out["score"]["as_server"] is True
+
+
+def test_as_server_longrlvr_takes_chunk_ids():
+    record = {"id": "c", "label": "Paris", "question": "q", "rubrics": [1, 3],
+              "responses": ["</think>Paris <useful_chunks><CHUNK_1><CHUNK_2></useful_chunks>"]}
+    [out] = scored("--judge", "contains", "--as-server", "--mode", "longrlvr", records=[record])
+    # P = R = 1/2: F2 = 0.5; reward = 1 + 0.3 * 0.5 + 0.7 * 1 * 0.5
+    assert (out["rewards"][0]["rubric_reward"], out["rewards"][0]["reward"]) == (0.5, pytest.approx(1.5))
+    result = run_ltrl("score", "--judge", "contains", input=to_jsonl([record]))
+    assert result.returncode == 1 and "must be a list of strings" in result.stderr.decode()
