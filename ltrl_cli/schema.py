@@ -189,48 +189,49 @@ def _values(node: dict, f: Field, depth: int, indices: tuple[int, ...]) -> Itera
 
 
 def _fast_path(f: Field) -> Callable[[dict], bool]:
-    """A quick `record -> True` when the field is surely fine (False: look closer) for fields
-    behind no list, or behind one list whose items hold the field directly."""
+    """A quick `record -> True` when the field is surely fine (False: look closer), for
+    fields behind at most one list: the values are gathered in one comprehension and their
+    types compared as a set."""
     marks = [i for i, is_list in enumerate(f.lists) if is_list]
-    if len(marks) > 1 or (marks and marks[0] != len(f.parts) - 2):
+    if len(marks) > 1:
         return lambda record: False
-    *outer, last = f.parts
+    split = marks[0] + 1 if marks else len(f.parts) - 1
+    outer, inner, last = f.parts[:split], f.parts[split:-1], f.parts[-1]  # outer ends at the list, if any
     exact = _exact_types(f.type)
     loose = exact if exact is None or f.required else exact | {object}  # object: the type of _ABSENT
 
-    def container(record: dict) -> Any:
-        node: Any = record
-        for part in outer:
-            node = node.get(part, _ABSENT)
+    def down(node: Any, parts: tuple[str, ...]) -> Any:
+        """The value at `parts` below `node`; _ABSENT, or _NOT_AN_OBJECT where a step is no object."""
+        for part in parts:
             if type(node) is not dict:
-                return node
+                return _NOT_AN_OBJECT
+            node = node.get(part, _ABSENT)
+            if node is _ABSENT:
+                return _ABSENT
         return node
 
-    if not marks:
-        def passes(record: dict) -> bool:
-            node = container(record)
-            if type(node) is not dict:
-                return node is _ABSENT and not f.required
-            value = node.get(last, _ABSENT)
-            return (not f.required) if value is _ABSENT else f.test(value) is None
-        return passes
+    def leaf(node: Any) -> Any:
+        node = down(node, inner)
+        if node is _ABSENT or type(node) is _Wrong:
+            return node
+        return node.get(last, _ABSENT) if type(node) is dict else _NOT_AN_OBJECT
 
-    *outer, items_key = outer
-
-    def passes_list(record: dict) -> bool:
-        node = container(record)
-        if type(node) is not dict:
-            return node is _ABSENT and not f.required
-        items = node.get(items_key, _ABSENT)
-        if type(items) is not list:
-            return items is _ABSENT and not f.required
-        values = [item.get(last, _ABSENT) if type(item) is dict else _NOT_AN_OBJECT for item in items]
+    def fine(values: list) -> bool:
         kinds = set(map(type, values))
         if loose is not None:
             return kinds <= loose
         if _Wrong in kinds or (f.required and object in kinds):
             return False
         return all(value is _ABSENT or f.test(value) is None for value in values)
+
+    if not marks:
+        return lambda record: fine([leaf(down(record, outer))])
+
+    def passes_list(record: dict) -> bool:
+        items = down(record, outer)
+        if items is _ABSENT:
+            return not f.required
+        return type(items) is list and fine([leaf(item) for item in items])
     return passes_list
 
 
