@@ -227,14 +227,15 @@ def test_stage_keeps_order_and_groups_consecutive_lines_only():
 def test_stage_label_mismatch_inside_a_group():
     from ltrl_cli.errors import BadInput
     from ltrl_cli.stages.score import Keys
+    from ltrl_cli.stats import Stats
 
     lines = [{"g": 1, "label": "a", "rubrics": [], "response": "</think>a"},
              {"g": 1, "label": "b", "rubrics": [], "response": "</think>b"}]
     with pytest.raises(BadInput, match="line 2: label 'b' differs from its group's 'a'"):
         run_stage(lines, keys=Keys(group="g"))
-    skipped = []
-    out = run_stage(lines, keys=Keys(group="g"), skip_bad=True, on_skip=skipped.append)
-    assert len(out) == 1 and len(skipped) == 1
+    stats = Stats()
+    out = run_stage(lines, keys=Keys(group="g"), skip_bad=True, stats=stats)
+    assert len(out) == 1 and stats["skipped"] == 1
 
 
 def test_stage_truncated_flags():

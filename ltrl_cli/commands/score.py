@@ -194,23 +194,16 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) ->
     from ltrl_cli.io import records_out, stdin_records, write_records
     from ltrl_cli.stages.score import judge_errors, score
 
-    errors = 0
-
-    def skipped(exc) -> None:
-        run.reject(exc, skip_bad=True)
-
     def counted(records):
-        nonlocal errors
         for record in records:
             found = judge_errors(record)
             if found:
-                errors += found
                 run.update("judge errors", found)
             yield record
 
     with records_out() as out:
         records = stdin_records(skip_bad=skip_bad, stats=run, schema=_schema(keys, options))
         scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
-                       stats=run, skip_bad=skip_bad, on_skip=skipped)
+                       stats=run, skip_bad=skip_bad)
         run.update("out", write_records(counted(scored), out))
-    return errors
+    return run["judge errors"]

@@ -107,16 +107,17 @@ def check_record(record: dict, keys: Keys, options: ScoreOptions) -> Item:
 
 
 def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: Stats | None = None,
-          skip_bad: bool = False, on_skip: Any = None) -> Iterator[Item]:
+          skip_bad: bool = False) -> Iterator[Item]:
     """Records -> Items; consecutive one-response lines with the same group key merge.
 
     A bad record raises BadInput naming its line (from `stats`, which the reader updates as
-    it yields), or with `skip_bad` is passed to `on_skip(exc)` and left out.
+    it yields), or with `skip_bad` is warned about, counted in `stats` and left out.
     """
+    stats = stats if stats is not None else Stats()
     pending: Item | None = None
     pending_key: Any = None
     for number, record in enumerate(records, start=1):
-        line = stats.line if stats is not None and stats.line else number
+        line = stats.line or number
         try:
             item = check_record(record, keys, options)
             key = get_path(record, keys.group, None) if item.grouped_lines else None
@@ -124,11 +125,7 @@ def items(records: Iterable[dict], keys: Keys, options: ScoreOptions, *, stats: 
             if joins and item.label != pending.label:
                 raise BadInput(f"label {item.label!r} differs from its group's {pending.label!r}")
         except BadInput as exc:
-            exc = BadInput(exc.detail, line=line)
-            if not skip_bad:
-                raise exc from None
-            if on_skip is not None:
-                on_skip(exc)
+            stats.reject(BadInput(exc.detail, line=line), skip_bad=skip_bad)
             continue
         if joins:
             _merge(pending, item)
@@ -169,8 +166,7 @@ async def score_item(item: Item, judge: Judge, options: ScoreOptions, limit: asy
 
 
 def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = ScoreOptions(), keys: Keys = Keys(),
-          concurrency: int = 16, stats: Stats | None = None, skip_bad: bool = False,
-          on_skip: Any = None) -> Iterator[dict]:
+          concurrency: int = 16, stats: Stats | None = None, skip_bad: bool = False) -> Iterator[dict]:
     """The stage: records in, records with rewards out, in input order.
 
     Up to `concurrency` judge calls are in flight at once, across groups; records stream
@@ -183,7 +179,7 @@ def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = Scor
     async def run(item: Item) -> list[dict]:
         return await score_item(item, judge, options, limit)
 
-    stream = items(records, keys, options, stats=stats, skip_bad=skip_bad, on_skip=on_skip)
+    stream = items(records, keys, options, stats=stats, skip_bad=skip_bad)
     for scored in bounded_map(run, stream, concurrency=concurrency, keep_order=True):
         yield from scored
 
