@@ -112,7 +112,7 @@ def records_reference() -> str:
     import typing
 
     from ltrl_cli import records
-    from ltrl_cli.schema import describe
+    from ltrl_cli.schema import describe, field_types
 
     source = Path(records.__file__).read_text(encoding="utf-8")
     out = ["# Record layouts\n",
@@ -135,7 +135,7 @@ def records_reference() -> str:
         doc = " ".join((layout.__doc__ or "").split())
         out += [f"## {name}\n"] + ([f"{doc}\n"] if doc else []) + ["| field | type | |", "|---|---|---|"]
         hints = typing.get_type_hints(layout, include_extras=True)
-        for field, tp in typing.get_type_hints(layout).items():
+        for field, tp in field_types(layout).items():
             optional = field in layout.__optional_keys__ or typing.get_origin(hints[field]) is typing.NotRequired
             out.append(f"| `{field}` | {describe(tp, link=True)}{' (optional)' if optional else ''} | "
                        f"{notes.get(field, '')} |")

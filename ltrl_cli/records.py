@@ -9,9 +9,9 @@ layout changed here is a check changed everywhere (docs/records.md shows them).
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict, Union
+from typing import Annotated, Any, NotRequired, TypedDict, Union
 
-from ltrl_cli.schema import Reads
+from ltrl_cli.schema import NON_EMPTY, Length, Reads
 
 Id = Union[str, int]  # a page or record id (a number is taken as its text)
 Answer = Union[str, int, float]  # a gold answer (a number is taken as its text)
@@ -48,7 +48,7 @@ class WalkRecord(TypedDict):
 class QuestionRecord(WalkRecord):
     """`ltrl synth` output: a walk with the question written from it."""
 
-    question: str
+    question: Annotated[str, NON_EMPTY]
     answer: Answer
     gold_entities: list[str]  # the chain's entities: the rubric
     synth: SynthInfo
@@ -170,7 +170,7 @@ class EvalRecord(TypedDict):
     buckets: dict[str, str]  # breakdown key -> bucket (difficulty, length, needles, category...)
     prompt: dict[str, Any]  # {"truncated", "tokenizer"?, "max_context"?, "tokens"?, "kept_tokens"?, ...}
     model: NotRequired[dict[str, Any]]  # {"backend", "model", "sampling": {...}}
-    samples: list[EvalSample]
+    samples: Annotated[list[EvalSample], NON_EMPTY]
     score: float | None  # mean over graded samples
     metrics: dict[str, float]
     graded: int
@@ -184,7 +184,7 @@ class PlacedDoc(TypedDict):
     tier: str  # gold, tier1, tier2, search, random
     tokens: int  # tokens of its text and the blank line after it
     truncated: bool  # cut at a token boundary to fill the budget
-    span: list[int]  # [start, end) characters of its block in the user message
+    span: Annotated[list[int], Length(2)]  # [start, end) characters of its block in the user message
 
 
 class Message(TypedDict):
@@ -210,7 +210,7 @@ class TrainingRecord(TypedDict):
 
     id: Id
     source: str  # "longqa"
-    input_messages: list[Message]  # one user turn: documents, then the question
+    input_messages: Annotated[list[Message], NON_EMPTY]  # one user turn: documents, then the question
     label: Answer  # the gold answer
     metadata: TrainingMetadata
 
@@ -344,7 +344,7 @@ READS: dict[str, Reads] = {
     # --strategy traj-*: `tiers` is required as well (READS["assemble"].adjusted(required=("tiers",)))
     "assemble": Reads(TieredRecord, required=("id", "question", "answer"),
                       optional=("gold_entities", "path.id", "tiers", "tiers.gold", "tiers.tier1", "tiers.tier2")),
-    "stats": Reads(TrainingRecord, required=("input_messages.content", "metadata.docs.span"),
+    "stats": Reads(TrainingRecord, required=("input_messages", "input_messages.content", "metadata.docs.span"),
                    optional=("id", "metadata.rubrics", "metadata.tokens", "metadata.target_tokens",
                              "metadata.strategy", "metadata.docs.id", "metadata.docs.tier", "metadata.docs.tokens",
                              "metadata.docs.truncated")),

@@ -20,11 +20,44 @@ from __future__ import annotations
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Union, get_args, get_origin, get_type_hints, is_typeddict
+from typing import (Annotated, Any, Callable, Iterable, Iterator, NotRequired, Required, Union, get_args, get_origin,
+                    get_type_hints, is_typeddict)
 
 from ltrl_cli.errors import BadInput
 
 _NONE = type(None)
+
+
+class NonEmpty:
+    """A rule for a string (not blank) or a list (at least one item): `Annotated[str, NON_EMPTY]`."""
+
+    def holds(self, value: Any) -> bool:
+        return bool(value.strip()) if isinstance(value, str) else bool(value)
+
+    def got(self, value: Any) -> str:
+        return "a blank string" if isinstance(value, str) else "an empty list"
+
+    def describe(self, text: str) -> str:
+        return text.replace("a ", "a non-empty ", 1)
+
+
+@dataclass(frozen=True)
+class Length:
+    """A rule for a list of exactly `n` items: `Annotated[list[int], Length(2)]`."""
+
+    n: int
+
+    def holds(self, value: Any) -> bool:
+        return len(value) == self.n
+
+    def got(self, value: Any) -> str:
+        return f"a list of {len(value)}"
+
+    def describe(self, text: str) -> str:
+        return text.replace("a list of ", f"a list of {self.n} ", 1)
+
+
+NON_EMPTY = NonEmpty()
 
 
 @dataclass(frozen=True)
@@ -108,11 +141,13 @@ def _field(layout: type, path: str, found_at: str, required: bool) -> Field:
     for depth, part in enumerate(parts):
         if not is_typeddict(node):
             raise TypeError(f"{layout.__name__}: {'.'.join(parts[:depth])} is not an object layout")
-        hints = get_type_hints(node)
+        hints = field_types(node)
         if part not in hints:
             raise TypeError(f"{layout.__name__} has no field {'.'.join(parts[:depth + 1])!r}")
         node = hints[part]
         if depth < len(parts) - 1:
+            while get_origin(node) is Annotated:  # the rules of a container apply when it is read whole
+                node = get_args(node)[0]
             inner = _list_item(node)
             lists.append(inner is not None)
             node = inner if inner is not None else node
@@ -122,6 +157,16 @@ def _field(layout: type, path: str, found_at: str, required: bool) -> Field:
     made = Field(found_at, found, tuple(lists), node, required, _compile(node))
     object.__setattr__(made, "passes", _fast_path(made))
     return made
+
+
+def field_types(layout: type) -> dict[str, Any]:
+    """A layout's fields and their types, rules (`Annotated[str, NON_EMPTY]`) kept."""
+    out = {}
+    for name, tp in get_type_hints(layout, include_extras=True).items():
+        while get_origin(tp) in (NotRequired, Required):
+            tp = get_args(tp)[0]
+        out[name] = tp
+    return out
 
 
 def _list_item(tp: Any) -> Any:
@@ -150,7 +195,7 @@ def _problem(record: dict, f: Field) -> str | None:
         problem = f.test(value)
         if problem is not None:
             suffix, expected, got = problem
-            return f"field '{_where(f, depth, indices)}{suffix}' must be {describe(expected)}, got {json_type(got)}"
+            return f"field '{_where(f, depth, indices)}{suffix}' must be {describe(expected)}, got {got}"
     return None
 
 
@@ -268,7 +313,17 @@ def _compile(tp: Any) -> Callable[[Any], tuple[str, Any, Any] | None]:
         return lambda value: None
     exact = _exact_types(tp)
     if exact is not None:
-        return lambda value: None if type(value) in exact else ("", tp, value)
+        return lambda value: None if type(value) in exact else ("", tp, json_type(value))
+    if get_origin(tp) is Annotated:
+        base, rules = _compile(get_args(tp)[0]), tp.__metadata__
+
+        def test(value: Any) -> tuple[str, Any, Any] | None:
+            problem = base(value)
+            if problem is not None:
+                return problem[0], tp if not problem[0] else problem[1], problem[2]
+            broken = next((rule for rule in rules if not rule.holds(value)), None)
+            return None if broken is None else ("", tp, broken.got(value))
+        return test
     if get_origin(tp) is list:
         items = _exact_types(get_args(tp)[0])
         if items is not None:
@@ -277,18 +332,20 @@ def _compile(tp: Any) -> Callable[[Any], tuple[str, Any, Any] | None]:
     return lambda value: _mismatch(value, tp)
 
 
-def _mismatch(value: Any, tp: Any) -> tuple[str, Any, Any] | None:
-    """None when `value` has type `tp`; else (path suffix, expected type, offending value)."""
+def _mismatch(value: Any, tp: Any) -> tuple[str, Any, str] | None:
+    """None when `value` has type `tp`; else (path suffix, expected type, what it is instead)."""
     if tp is Any:
         return None
     origin = get_origin(tp)
+    if origin is Annotated:
+        return _compile(tp)(value)  # rare: only on a value already known to be wrong somewhere
     if origin in (Union, types.UnionType):
         if any(_mismatch(value, option) is None for option in get_args(tp)):
             return None
-        return "", tp, value
+        return "", tp, json_type(value)
     if origin is list:
         if not isinstance(value, list):
-            return "", tp, value
+            return "", tp, json_type(value)
         item = get_args(tp)[0]
         for i, element in enumerate(value):
             problem = _mismatch(element, item)
@@ -296,18 +353,18 @@ def _mismatch(value: Any, tp: Any) -> tuple[str, Any, Any] | None:
                 return f"[{i}]{problem[0]}", problem[1], problem[2]
         return None
     if origin is dict or tp is dict or is_typeddict(tp):
-        return None if isinstance(value, dict) else ("", tp, value)
+        return None if isinstance(value, dict) else ("", tp, json_type(value))
     if origin is typing.Literal:
-        return None if value in get_args(tp) else ("", tp, value)
+        return None if value in get_args(tp) else ("", tp, json_type(value))
     if tp is bool:
-        return None if isinstance(value, bool) else ("", tp, value)
+        return None if isinstance(value, bool) else ("", tp, json_type(value))
     if tp is int:
-        return None if isinstance(value, int) and not isinstance(value, bool) else ("", tp, value)
+        return None if isinstance(value, int) and not isinstance(value, bool) else ("", tp, json_type(value))
     if tp is float:
-        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else ("", tp, value)
+        return None if isinstance(value, (int, float)) and not isinstance(value, bool) else ("", tp, json_type(value))
     if tp is _NONE or tp is None:
-        return None if value is None else ("", tp, value)
-    return None if isinstance(value, tp) else ("", tp, value)
+        return None if value is None else ("", tp, json_type(value))
+    return None if isinstance(value, tp) else ("", tp, json_type(value))
 
 
 _NAMES = {str: ("a string", "strings"), int: ("an integer", "integers"), float: ("a number", "numbers"),
@@ -321,6 +378,11 @@ def describe(tp: Any, *, plural: bool = False, link: bool = False) -> str:
     ('a list of strings', 'a string or a number', 'lists of strings or integers')
     """
     origin = get_origin(tp)
+    if origin is Annotated:
+        text = describe(get_args(tp)[0], plural=plural, link=link)
+        for rule in tp.__metadata__:
+            text = rule.describe(text)
+        return text
     if origin in (Union, types.UnionType):
         options = list(get_args(tp))
         if int in options and float in options:

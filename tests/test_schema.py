@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any, Union, get_args, get_origin, is_typeddict
+from typing import Annotated, Any, Union, get_args, get_origin, is_typeddict
 
 import pytest
 from hypothesis import given, settings
@@ -19,17 +19,21 @@ from hypothesis import strategies as st
 
 from ltrl_cli.errors import BadInput
 from ltrl_cli.records import READS
-from ltrl_cli.schema import Field, Reads, _mismatch, _problem, describe, json_type
+from ltrl_cli.schema import Field, Length, Reads, _mismatch, _problem, describe, json_type
 from tests.conftest import to_jsonl
 
 # Values of every JSON type; a field is fed each one its type does not allow.
-WRONG: list[Any] = [["a", "b"], "text", {"k": "v"}, 7, 2.5, True, None, [3]]
+WRONG: list[Any] = [["a", "b"], "text", {"k": "v"}, 7, 2.5, True, None, [3], " ", []]
 RECORD_ID = "q-1"
 
 
 def example(tp: Any) -> Any:
     """A value of type `tp` (the first option of a union)."""
     origin = get_origin(tp)
+    if origin is Annotated:  # a rule: Length(n) wants n items
+        value = example(get_args(tp)[0])
+        n = next((rule.n for rule in tp.__metadata__ if isinstance(rule, Length)), None)
+        return value * n if n else value
     if origin in (Union, types.UnionType):
         return example(get_args(tp)[0])
     if origin is list:
@@ -85,7 +89,7 @@ def bad_record(stage: str, f: Field, wrong: Any) -> tuple[dict, str]:
     record = valid_record(READS[stage])
     put(record, f, wrong, only_first=True)
     problem = _mismatch(wrong, f.type)
-    expected = f"field '{f.example()}{problem[0]}' must be {describe(problem[1])}, got {json_type(problem[2])}"
+    expected = f"field '{f.example()}{problem[0]}' must be {describe(problem[1])}, got {problem[2]}"
     rid = record.get("id")
     if isinstance(rid, (str, int)) and not isinstance(rid, bool):
         expected += f" (record {rid!r})"

@@ -159,14 +159,11 @@ def evaluate(items: Iterable[Item], evaluator: Evaluator, *, samples: int, concu
 
 
 def _gradable(record: dict[str, Any], number: int) -> tuple[Item, list[dict[str, Any]]]:
-    """The item and samples of a previous output record (its types checked against
-    READS["eval"] by the reader); BadInput when there is nothing to grade."""
+    """The item and samples of a previous output record (checked against READS["eval"] by
+    the reader); BadInput when a sample has no text to grade."""
     from ltrl_cli.errors import BadInput
 
     samples = record["samples"]
-    if not samples:
-        raise BadInput(f"record {number}: field 'samples' is empty (--score-only reads the records "
-                       "`ltrl eval` wrote)")
     for sample in samples:
         if sample.get("content") is None and sample.get("response") is None:
             raise BadInput(f"record {number}: a sample has neither 'content' nor 'response'")

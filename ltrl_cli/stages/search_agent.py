@@ -27,7 +27,6 @@ from ltrl_cli.agent.protocols import make_protocol
 from ltrl_cli.agent.rollout import Budgets, Sampling, run_rollout
 from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
 from ltrl_cli.backends.base import PageIndex
-from ltrl_cli.errors import BadInput
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.base import LLM
 from ltrl_cli.llm.runner import bounded_map
@@ -70,7 +69,8 @@ def search_agent(records: Iterable[dict], *, llm: LLM, index: PageIndex, judge: 
     """Add `rollouts` and `agent` to each question record.
 
     Args:
-        records: question records with `id`, `question` and `answer`.
+        records: question records with `id`, `question` and `answer` (checked against
+            READS["search-agent"] by the command's reader).
         llm: the agent's model (or the offline policy): `async chat(ChatRequest)`.
         index: a PageStore + Searcher (`open_index(DIR)`, or a MemoryIndex in tests).
         judge: an outcome judge from `ltrl_cli.reward.judge.make_judge`.
@@ -81,23 +81,13 @@ def search_agent(records: Iterable[dict], *, llm: LLM, index: PageIndex, judge: 
     runner = _Runner(llm, service, judge, options)
     window = max(1, 2 * math.ceil(options.concurrency / max(1, options.rollouts)))
     try:
-        for record in bounded_map(runner.solve, _checked(records), concurrency=window,
+        for record in bounded_map(runner.solve, records, concurrency=window,
                                   keep_order=options.keep_order):
             if stats is not None:
                 count(stats, record)
             yield record
     finally:
         service.close()
-
-
-def _checked(records: Iterable[dict]) -> Iterator[dict]:
-    for record in records:
-        for key in REQUIRED:
-            if key not in record:
-                raise BadInput(f"record {record.get('id', '?')!r}: missing field '{key}'")
-        if not isinstance(record["question"], str) or not record["question"].strip():
-            raise BadInput(f"record {record['id']!r}: 'question' must be a non-empty string")
-        yield record
 
 
 class _Runner:

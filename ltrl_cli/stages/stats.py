@@ -20,7 +20,6 @@ import statistics
 from collections import defaultdict
 from typing import Iterable
 
-from ltrl_cli.errors import BadInput
 from ltrl_cli.reward.rules import normalize
 from ltrl_cli.stages.assemble import STRATEGIES, TIERS
 
@@ -34,20 +33,8 @@ def normalized_entities(entities: Iterable[str]) -> list[str]:
 def doc_texts(record: dict) -> list[tuple[dict, str]]:
     """(doc entry, its text) for every document of an assembled record (checked against
     READS["stats"] by the command's reader)."""
-    try:
-        content = record["input_messages"][0]["content"]
-        docs = record["metadata"]["docs"]
-    except (KeyError, IndexError, TypeError):
-        raise BadInput(f"record {record.get('id')!r}: not an assembled record "
-                       "(needs input_messages and metadata.docs; run ltrl assemble)") from None
-    out = []
-    for doc in docs:
-        span = doc.get("span")
-        if not span or len(span) != 2:
-            raise BadInput(f"record {record.get('id')!r}: document {doc.get('id')!r} has no span "
-                           "[start, end]; assemble it again with ltrl assemble")
-        out.append((doc, content[span[0] : span[1]]))
-    return out
+    content = record["input_messages"][0]["content"]
+    return [(doc, content[doc["span"][0] : doc["span"][1]]) for doc in record["metadata"]["docs"]]
 
 
 class _TierFigures:

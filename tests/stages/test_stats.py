@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from ltrl_cli.errors import BadInput
+from ltrl_cli.records import READS
 from ltrl_cli.stages.assemble import DEFAULT_DOC_FORMAT, DEFAULT_TEMPLATE, Doc, render
 from ltrl_cli.stages.stats import compute_stats
 from tests.conftest import jsonl, run_ltrl, to_jsonl
@@ -73,10 +74,15 @@ def test_by_strategy_separates_mixed_input():
 def test_record_without_spans_is_rejected():
     record = orjson.loads(orjson.dumps(CASE[0]))
     del record["metadata"]["docs"][1]["span"]
-    with pytest.raises(BadInput, match="no span"):
-        compute_stats([record])
-    with pytest.raises(BadInput, match="not an assembled record"):
-        compute_stats([{"id": "x", "question": "q"}])
+    with pytest.raises(BadInput, match=r"missing field 'metadata.docs\[1\].span'"):
+        READS["stats"].check(record)
+    record["metadata"]["docs"][1]["span"] = [3]
+    with pytest.raises(BadInput, match=r"field 'metadata.docs\[1\].span' must be a list of 2 integers, got a list of 1"):
+        READS["stats"].check(record)
+    with pytest.raises(BadInput, match="missing field 'input_messages'"):
+        READS["stats"].check({"id": "x", "question": "q"})
+    with pytest.raises(BadInput, match="field 'input_messages' must be a non-empty list of objects, got an empty list"):
+        READS["stats"].check({"id": "x", "input_messages": [], "metadata": {"docs": []}})
 
 
 def test_cli_prints_one_json_object_a_table_and_a_plot(tmp_path):
