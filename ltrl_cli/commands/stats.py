@@ -108,8 +108,11 @@ def _plot(figures: dict, lengths: dict[str, list[int]], path: Path) -> None:
     _mention_bars(right, figures.get("by_strategy") or {"all": figures})
     right.set(title="documents mentioning a gold entity", ylabel="%")
     fig.tight_layout()
+    from ltrl_cli.io import replacing
+
     try:
-        fig.savefig(path, dpi=100)
+        with replacing(path) as target:  # whole or not at all, like every output file
+            fig.savefig(target, dpi=100, format="png")
     except OSError as exc:
         from ltrl_cli.errors import LtrlError
 

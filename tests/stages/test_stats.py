@@ -96,6 +96,17 @@ def test_cli_prints_one_json_object_a_table_and_a_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_cli_plot_writes_through_a_device_and_refuses_a_directory(tmp_path, char_device):
+    import stat
+
+    assert run_ltrl("stats", "--plot", str(char_device), input=to_jsonl(CASE)).returncode == 0
+    assert stat.S_ISCHR(char_device.lstat().st_mode)
+    folder = tmp_path / "plots"
+    folder.mkdir()
+    result = run_ltrl("stats", "--plot", str(folder), input=to_jsonl(CASE))
+    assert result.returncode == 2 and f"{folder} is a directory".encode() in result.stderr
+
+
 def test_cli_bad_line_names_it():
     result = run_ltrl("stats", input=to_jsonl(CASE[:1]) + b"{not json\n")
     assert result.returncode == 1 and result.stdout == b""
