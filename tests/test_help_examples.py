@@ -26,6 +26,7 @@ NEEDS = {
     "http://": "a model endpoint",
     "Qwen/": "a hub model",
     "kilt_knowledgesource": "the KILT dump",
+    "2wiki_corpus": "a 2WikiMultihopQA corpus",
     "LongBench-v2/": "the LongBench v2 data",
     "AA-LCR/": "the AA-LCR data",
     "--resume": "a training run",
