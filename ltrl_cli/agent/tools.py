@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ltrl_cli.backends.base import Hit, PageIndex, clip
-from ltrl_cli.llm.runner import on_loop_close
+from ltrl_cli.concurrency import on_loop_close
 from ltrl_cli.lru import ABSENT, LRU
 
 ACTIONS = ("search", "open", "cite", "answer")

@@ -1,6 +1,6 @@
 """Command modules, one per command or family, each registering on `ltrl_cli.app.app`.
 
-Every module in this package is loaded; ORDER fixes the order of `ltrl --help`
+Every module in this package is loaded (except the shared option types in `options`); ORDER fixes the order of `ltrl --help`
 (the pipeline order), and modules it does not name follow alphabetically.
 """
 
@@ -14,7 +14,7 @@ ORDER = ["corpus", "index", "walk", "synth", "search_agent", "tier", "assemble",
 
 
 def command_modules() -> list[str]:
-    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")}
+    found = {m.name for m in pkgutil.iter_modules(__path__) if not m.name.startswith("_")} - {"options"}
     return [n for n in ORDER if n in found] + sorted(found - set(ORDER))
 
 

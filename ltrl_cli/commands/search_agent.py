@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
-from ltrl_cli.llm.options import (ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, KeepOrder, KeepThink,
+from ltrl_cli.commands.options import (ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, KeepOrder, KeepThink,
                                   MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout)
 
 AGENT = "Agent"  # the --help section of the agent's own options
@@ -110,7 +110,7 @@ def search_agent_command(
 
 
 def _llm_options(params: dict):
-    from ltrl_cli.llm.options import LLMOptions
+    from ltrl_cli.commands.options import LLMOptions
 
     options = LLMOptions.pick(params)
     options.temperature = 1.0 if options.temperature is None else options.temperature
@@ -144,7 +144,7 @@ def _backends(options, judge_name: str, judge_base_url: str | None, judge_model:
     from ltrl_cli.agent.lexical import LexicalAgent
     from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.errors import UsageError
-    from ltrl_cli.llm.options import MODEL_BACKENDS, make_llm
+    from ltrl_cli.commands.options import MODEL_BACKENDS, make_llm
 
     llm = make_llm(options, offline={"lexical": LexicalAgent})
     if judge_name != "llm":

@@ -10,7 +10,7 @@ from typing import IO, Annotated, Iterable, Iterator, Optional
 import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
-from ltrl_cli.llm import options as o
+from ltrl_cli.commands import options as o
 
 
 @app.command("synth")
@@ -64,8 +64,8 @@ def synth_command(
     """
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
-    from ltrl_cli.llm.options import LLMOptions, make_llm
-    from ltrl_cli.llm.template import TemplateWriter
+    from ltrl_cli.commands.options import LLMOptions, make_llm
+    from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import LLMWriter, SynthOptions, synth
 

@@ -142,7 +142,7 @@ def item_score(samples: list[dict[str, Any]]) -> dict[str, Any]:
 def evaluate(items: Iterable[Item], evaluator: Evaluator, *, samples: int, concurrency: int, tokenizer: Any = None,
              max_context: int | None = None, model: dict[str, Any] | None = None) -> Iterator[dict[str, Any]]:
     """Yield one graded record per item, in input order, as soon as its K samples are done."""
-    from ltrl_cli.llm.runner import bounded_map
+    from ltrl_cli.concurrency import bounded_map
 
     work = jobs(items, samples, tokenizer=tokenizer, max_context=max_context)
     done: list[dict[str, Any]] = []
@@ -173,7 +173,7 @@ def _gradable(record: dict[str, Any], number: int) -> tuple[Item, list[dict[str,
 def regrade(records: Iterable[dict[str, Any]], evaluator: Evaluator, *, concurrency: int
             ) -> Iterator[dict[str, Any]]:
     """Grade the samples of previous output records again, without calling the model."""
-    from ltrl_cli.llm.runner import bounded_map
+    from ltrl_cli.concurrency import bounded_map
 
     def pairs() -> Iterator[tuple[dict, Item, dict, int]]:
         for number, record in enumerate(records, start=1):

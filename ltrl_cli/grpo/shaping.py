@@ -58,7 +58,7 @@ def judge_outcomes(
     ...                                    ["paris"] * 3, [None] * 3)]
     [True, False, False]
     """
-    from ltrl_cli.llm.runner import bounded_map
+    from ltrl_cli.concurrency import bounded_map
 
     parts = [R.split_response(t, thinking=thinking) for t in texts]
 

@@ -128,7 +128,7 @@ class OpenAIChat:
     def _session(self) -> Any:
         import aiohttp
 
-        from ltrl_cli.llm.runner import on_loop_close
+        from ltrl_cli.concurrency import on_loop_close
 
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)

@@ -187,7 +187,7 @@ def serve_forever(judge: Judge, options: ScoreOptions, *, host: str = "127.0.0.1
                   concurrency: int = 64, on_judge_error: str = "error", limits: Limits = Limits()) -> int:
     """Serve until SIGINT or SIGTERM; returns the exit code for that signal (130 or 143)."""
     from ltrl_cli.errors import LtrlError
-    from ltrl_cli.llm.runner import run_sync
+    from ltrl_cli.concurrency import run_sync
 
     workers = ThreadPoolExecutor(limits.workers, thread_name_prefix="ltrl-reward")
     processes = ProcessPoolExecutor(limits.workers, mp_context=multiprocessing.get_context("spawn"),

@@ -172,7 +172,7 @@ def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = Scor
     Up to `concurrency` judge calls are in flight at once, across groups; records stream
     (a group is written as soon as it and every group before it are scored).
     """
-    from ltrl_cli.llm.runner import bounded_map
+    from ltrl_cli.concurrency import bounded_map
 
     limit = asyncio.Semaphore(concurrency)  # binds to the loop that first uses it (Python >= 3.10)
 

@@ -29,7 +29,7 @@ from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
 from ltrl_cli.backends.base import PageIndex
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.base import LLM
-from ltrl_cli.llm.runner import bounded_map
+from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.stats import Stats
 

@@ -4,7 +4,7 @@ as the rubric (`gold_entities`).
 
 A *writer* turns a chain into a draft (question, answer, gold entities): `LLMWriter`
 prompts any LLM backend for JSON and repairs or re-asks once when the JSON is broken;
-`ltrl_cli.llm.template.TemplateWriter` builds one offline. Every draft then meets the
+`ltrl_cli.synth.template.TemplateWriter` builds one offline. Every draft then meets the
 same checks, each recorded in `synth.checks`:
 
 - answer_in_page:        the answer occurs in the final page's text;
@@ -25,9 +25,9 @@ from typing import Any, Iterable, Iterator
 from ltrl_cli.backends.base import PageStore, Searcher, clip, page_body, tokens
 from ltrl_cli.errors import BadInput
 from ltrl_cli.llm.base import ChatRequest, RequestRejected
-from ltrl_cli.llm.questions import (Chain, ChainPage, Draft, Writer, contains, names_entity,
+from ltrl_cli.synth.questions import (Chain, ChainPage, Draft, Writer, contains, names_entity,
                                     sentence_with)
-from ltrl_cli.llm.runner import bounded_map
+from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.llm.text import parse_json_object
 from ltrl_cli.reward.rules import normalize
 

@@ -116,7 +116,7 @@ def test_notes_survive_trimmed_observations():
 
 def pipeline_questions(index, *, n: int, hops: int, seed: int) -> list[dict]:
     """walk | synth --backend template, in-process, keeping the accepted questions."""
-    from ltrl_cli.llm.template import TemplateWriter
+    from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.stages.synth import synth
     from ltrl_cli.stages.walk import walk
 

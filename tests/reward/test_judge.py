@@ -228,7 +228,7 @@ def openai_judge(server, **opts):
 
 
 def judge_over_http(server, **opts):
-    from ltrl_cli.llm.runner import run_sync
+    from ltrl_cli.concurrency import run_sync
 
     return run_sync(openai_judge(server, **opts).judge("Who?", "Ada Lovelace", "Ada Lovelace"))
 

@@ -13,8 +13,8 @@ import pytest
 
 from ltrl_cli.backends.base import MemoryIndex, title_key
 from ltrl_cli.llm.base import ChatResponse
-from ltrl_cli.llm.template import TEMPLATE_MODEL, TemplateWriter, write_question
-from ltrl_cli.llm.questions import contains, names_entity
+from ltrl_cli.synth.template import TEMPLATE_MODEL, TemplateWriter, write_question
+from ltrl_cli.synth.questions import contains, names_entity
 from ltrl_cli.stages.synth import LLMWriter, SynthOptions, build_prompt, prepare, synth
 
 

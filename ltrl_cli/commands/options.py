@@ -4,7 +4,7 @@ the score judge, eval), and `make_llm`, which turns them into a backend.
 A command declares the options it takes with these Annotated types, so every command
 spells them, documents them and defaults them the same way:
 
-    from ltrl_cli.llm.options import (Backend, BaseUrl, Model, ApiKeyEnv, Concurrency, ...,
+    from ltrl_cli.commands.options import (Backend, BaseUrl, Model, ApiKeyEnv, Concurrency, ...,
                                       LLMOptions, make_llm)
 
     def synth_command(backend: Backend = "template", base_url: BaseUrl = None, ...):

@@ -21,7 +21,7 @@ import re
 
 from ltrl_cli.backends.base import clip
 from ltrl_cli.io import stable_hash
-from ltrl_cli.llm.questions import Chain, ChainPage, Draft, contains, name_tokens, names_entity, split_sentences
+from ltrl_cli.synth.questions import Chain, ChainPage, Draft, contains, name_tokens, names_entity, split_sentences
 
 TEMPLATE_MODEL = "template (offline question writer, not an LLM)"
 

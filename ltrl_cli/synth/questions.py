@@ -2,7 +2,7 @@
 writers and the checks of `ltrl synth`.
 
 A `Chain` is a walk with its pages looked up; a writer (`stages.synth.LLMWriter`, or the
-offline `llm.template.TemplateWriter`) turns it into a `Draft`. The text helpers compare
+offline `synth.template.TemplateWriter`) turns it into a `Draft`. The text helpers compare
 answers, questions and titles the way the rubric does (`rewards.normalize`).
 """
 
