@@ -84,7 +84,9 @@ def demo_walks(n: int, hops: int = 8, pages: int = 2000, seed: int = 0):
 def run_synth(url: str, walks: list[dict], index, concurrency: int) -> tuple[float, int]:
     from ltrl_cli.llm.cache import CachedLLM, ResponseCache
     from ltrl_cli.llm.openai import OpenAIChat
-    from ltrl_cli.stages.synth import LLMWriter, SynthOptions, synth
+    from ltrl_cli.stages.synth import synth
+    from ltrl_cli.synth.prompt import LLMWriter
+    from ltrl_cli.synth.questions import SynthOptions
 
     options = SynthOptions(concurrency=concurrency)
     with tempfile.TemporaryDirectory() as tmp:

@@ -98,7 +98,9 @@ def test_hf_needs_a_model_and_vllm_says_how_to_install():
 def test_synth_stage_runs_on_the_hf_backend(hf_llm):
     # A random model writes no JSON: the stage must ask twice, then reject, saying why.
     from ltrl_cli.backends.base import MemoryIndex
-    from ltrl_cli.stages.synth import LLMWriter, SynthOptions, synth
+    from ltrl_cli.stages.synth import synth
+    from ltrl_cli.synth.prompt import LLMWriter
+    from ltrl_cli.synth.questions import SynthOptions
 
     pages = [{"wikipedia_id": str(i), "wikipedia_title": f"Page {i}", "text": [f"Page {i}\n", "Founded: 1820\n"],
               "anchors": []} for i in range(3)]

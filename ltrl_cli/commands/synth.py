@@ -67,7 +67,9 @@ def synth_command(
     from ltrl_cli.commands.options import LLMOptions, make_llm
     from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.records import READS
-    from ltrl_cli.stages.synth import LLMWriter, SynthOptions, synth
+    from ltrl_cli.stages.synth import synth
+    from ltrl_cli.synth.prompt import LLMWriter
+    from ltrl_cli.synth.questions import SynthOptions
 
     llm_options = LLMOptions.pick(locals())
     with command("synth", quiet=quiet, verbose=verbose) as run, records_out() as out:

@@ -1,9 +1,9 @@
-"""What a question writer works from and gives back, and the text tests shared by the
-writers and the checks of `ltrl synth`.
+"""What a question writer works from and gives back (and the options it runs with), and the
+text tests shared by the writers and the checks of `ltrl synth`.
 
-A `Chain` is a walk with its pages looked up; a writer (`stages.synth.LLMWriter`, or the
+A `Chain` is a walk with its pages looked up; a writer (`synth.prompt.LLMWriter`, or the
 offline `synth.template.TemplateWriter`) turns it into a `Draft`. The text helpers compare
-answers, questions and titles the way the rubric does (`rewards.normalize`).
+answers, questions and titles the way the rubric does (`reward.rules.normalize`).
 """
 
 from __future__ import annotations
@@ -51,6 +51,29 @@ class Draft:
     cached: bool = False
     reasoning: str | None = None
     notes: dict[str, Any] = field(default_factory=dict)  # writer-specific facts, e.g. the attribute used
+
+
+@dataclass(frozen=True)
+class SynthOptions:
+    """How questions are written and checked.
+
+    Attributes:
+        temperature, max_tokens: sampling for the LLM writer.
+        page_chars: the final page's text is cut to this many characters in the prompt.
+        evidence_chars: each hop's evidence sentence is cut to this many characters.
+        shortcut_check: run the search check (needs a Searcher).
+        keep_think: keep the model's reasoning in `synth.reasoning`.
+        concurrency, keep_order: as in bounded_map.
+    """
+
+    temperature: float = 0.7
+    max_tokens: int | None = None
+    page_chars: int = 8000
+    evidence_chars: int = 400
+    shortcut_check: bool = False
+    keep_think: bool = False
+    concurrency: int = 16
+    keep_order: bool = True
 
 
 class Writer(Protocol):

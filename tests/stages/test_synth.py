@@ -13,9 +13,10 @@ import pytest
 
 from ltrl_cli.backends.base import MemoryIndex, title_key
 from ltrl_cli.llm.base import ChatResponse
+from ltrl_cli.stages.synth import prepare, synth
+from ltrl_cli.synth.prompt import LLMWriter, build_prompt
+from ltrl_cli.synth.questions import SynthOptions, contains, names_entity
 from ltrl_cli.synth.template import TEMPLATE_MODEL, TemplateWriter, write_question
-from ltrl_cli.synth.questions import contains, names_entity
-from ltrl_cli.stages.synth import LLMWriter, SynthOptions, build_prompt, prepare, synth
 
 
 def page(pid: str, title: str, paragraphs: list[str], links: list[tuple[str, int]] = ()) -> dict:
