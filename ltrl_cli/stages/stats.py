@@ -20,8 +20,8 @@ import statistics
 from collections import defaultdict
 from typing import Iterable
 
+from ltrl_cli.context.builder import STRATEGIES, TIERS
 from ltrl_cli.reward.rules import normalize
-from ltrl_cli.stages.assemble import STRATEGIES, TIERS
 
 DISTRACTORS = "distractors"  # every tier but gold, pooled
 

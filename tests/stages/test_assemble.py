@@ -1,4 +1,4 @@
-"""stages/assemble.py: token-budget invariants, strategies, layout, skips."""
+"""context/builder.py: token-budget invariants, strategies, layout, skips."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
 from ltrl_cli.corpus import generate_demo
 from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.stats import Stats
-from ltrl_cli.stages.assemble import STRATEGIES, AssembleOptions, assemble
+from ltrl_cli.context.builder import STRATEGIES, AssembleOptions, assemble
 from tests.conftest import SHARED_DATA
 from tests.test_tokenize import train_tokenizer
 
@@ -205,7 +205,7 @@ def test_random_strategy_needs_only_the_path(index, trained):
 
 def test_exact_count_corrects_an_optimistic_estimate(index, trained, monkeypatch):
     """With no margin the per-document estimate overshoots; the exact recount must fix it."""
-    import ltrl_cli.stages.assemble as stage
+    import ltrl_cli.context.builder as stage
 
     shrinks = Counter()
     original = stage.ContextBuilder._shrink
@@ -225,7 +225,7 @@ def test_exact_count_corrects_an_optimistic_estimate(index, trained, monkeypatch
 
 
 def test_template_from_a_file_or_the_command_line(tmp_path):
-    from ltrl_cli.stages.assemble import DEFAULT_TEMPLATE, read_template
+    from ltrl_cli.context.builder import DEFAULT_TEMPLATE, read_template
 
     path = tmp_path / "prompt.txt"
     path.write_text("Docs:\n{documents}\nQ: {question}\n")
