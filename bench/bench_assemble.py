@@ -37,7 +37,8 @@ sys.path.insert(0, str(ROOT))
 
 from ltrl_cli.backends.base import page_body  # noqa: E402
 from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer  # noqa: E402
-from ltrl_cli.context.builder import DOC_SEPARATOR, AssembleOptions, assemble, user_turn  # noqa: E402
+from ltrl_cli.context.layout import DOC_SEPARATOR, AssembleOptions, user_turn  # noqa: E402
+from ltrl_cli.stages.assemble import assemble  # noqa: E402
 
 WIKISPEEDIA = ROOT.parent / "shared" / "data" / "wikispeedia-kilt.jsonl.gz"
 

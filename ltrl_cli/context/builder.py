@@ -1,4 +1,5 @@
-"""Stage 4 of the method: long contexts from gold pages and tiered distractors.
+"""Method stage 4: long contexts from gold pages and tiered distractors (the strategies and
+the record layout are in `context.layout`).
 
 For each question, documents are taken in priority order until the token target is met:
 gold pages first (always whole), then the strategy's distractors, then random pages
@@ -10,156 +11,29 @@ the chosen tokenizer (after its chat template). Per-document counts are only an 
 of the whole (token counts do not add up exactly across document boundaries), so when the
 exact count is over the target the cut document is shortened by the excess and the prompt
 counted again: the result never exceeds the target and fills it to within a few tokens.
-
-Strategies (the paper's ablation):
-- `traj-tiered` (the method): Tier-1, then Tier-2, each in a seeded random order.
-- `traj-random`: the same trajectory documents, without tier order.
-- `search`: one-shot retrieval for the question (`--search-k` hits, tier `search`).
-- `random`: random pages only.
-
-The output is the released dataset's layout: `id`, `source`, `input_messages`, `label`,
-`metadata` (`rubrics`, `question`, `extra_reward_info`, `docs`, `tokens`,
-`target_tokens`, `strategy`, `tokenizer`, `seed`); `extra_reward_info` ({question, rubrics,
-dataset_name "longqa"}) is what the authors' slime rollout reads. Each `metadata.docs` item is `{id, title, tier, tokens, truncated,
-span}`; `span` is the [start, end) character range of the document's block in the user
-message, so `ltrl stats` can read each document back without re-parsing the prompt.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Iterable, Iterator
 
-from ltrl_cli import console
 from ltrl_cli.backends.base import PageStore, Searcher, page_body
 from ltrl_cli.backends.tokenize import TokenCache
-from ltrl_cli.errors import BackendError, BadInput, UsageError
+from ltrl_cli.context.layout import (DOC_SEPARATOR, AssembleOptions, Doc, render, render_parts, training_record,
+                                     user_turn)
+from ltrl_cli.errors import BackendError, BadInput
 from ltrl_cli.io import chunked
 from ltrl_cli.lru import ABSENT, LRU
-from ltrl_cli.records import path_ids, reward_info, unique_ids
-from ltrl_cli.stats import Stats
+from ltrl_cli.records import path_ids, unique_ids
 
-STRATEGIES = ("traj-tiered", "traj-random", "search", "random")
-TIERS = ("gold", "tier1", "tier2", "search", "random")
-SOURCE = "longqa"
-DEFAULT_TARGET_TOKENS = 131072
-
-# One user turn: the documents, then the question (the paper's layout; its exact wording
-# was not released). `{documents}` and `{question}` are replaced literally, so a template
-# may hold other braces.
-DEFAULT_TEMPLATE = (
-    "Please read the following documents and answer the question at the end. "
-    "Only some of the documents are relevant.\n\n"
-    "{documents}\n\n"
-    "Question: {question}\n"
-    "Think step by step, then give the final answer."
-)
-DEFAULT_DOC_FORMAT = "Document {index}: {title}\n{text}"
-DOC_SEPARATOR = "\n\n"
 _FETCH_CHUNK = 64  # candidate pages loaded and counted per batch
 _MAX_SHRINK_ROUNDS = 8
 
 
 class TooLong(Exception):
     """The gold pages alone do not fit in the target: the record is skipped."""
-
-
-@dataclass
-class Doc:
-    """One document placed in (or considered for) a context."""
-
-    id: str
-    title: str
-    tier: str
-    text: str  # the page body as placed (a prefix of the body when truncated)
-    tokens: int  # tokens of `text` and the blank line after it (the unit the token cache keeps)
-    frame: int  # tokens of the header around it ("Document 12: Title\n" and the separator)
-    truncated: bool = False
-    full_text: str = field(default="", repr=False)
-
-    @property
-    def cost(self) -> int:
-        return self.tokens + self.frame
-
-
-@dataclass(frozen=True)
-class AssembleOptions:
-    target_tokens: int = DEFAULT_TARGET_TOKENS
-    strategy: str = "traj-tiered"
-    seed: int = 0
-    template: str = DEFAULT_TEMPLATE
-    doc_format: str = DEFAULT_DOC_FORMAT
-    search_k: int = 100
-    min_fragment: int = 64  # a cut document shorter than this is left out instead
-
-
-def assemble(
-    records: Iterable[dict],
-    *,
-    store: PageStore,
-    counter: TokenCache,
-    searcher: Searcher | None = None,
-    options: AssembleOptions = AssembleOptions(),
-    stats: Stats | None = None,
-) -> Iterator[dict]:
-    """Turn tiered question records into training records (see the module docstring).
-
-    The records are checked against READS["assemble"] (the command's reader does it).
-    Records whose gold pages alone exceed the target are skipped and counted as `too long`;
-    every other record yields exactly one training record (its documents counted per tier).
-    """
-    check_options(options, searcher)
-    builder = ContextBuilder(store, counter, searcher, options)
-    stats = stats if stats is not None else Stats()
-    for record in records:
-        try:
-            out = builder.build(record)
-        except TooLong as exc:
-            console.warn(f"assemble: skipping {record.get('id')!r}: {exc}")
-            stats.update("too long")
-            continue
-        for doc in out["metadata"]["docs"]:
-            stats.update(f"{doc['tier']} docs")
-        yield out
-
-
-def check_options(options: AssembleOptions, searcher: Searcher | None) -> None:
-    """Raise UsageError for a bad strategy, target, template or document format."""
-    if options.strategy not in STRATEGIES:
-        raise UsageError(f"--strategy {options.strategy!r}: choose one of {', '.join(STRATEGIES)}")
-    if options.strategy == "search" and searcher is None:
-        raise UsageError("--strategy search needs a searcher (an index built by ltrl index)")
-    if options.target_tokens < 1:
-        raise UsageError("--target-tokens must be positive")
-    if options.template.count("{documents}") != 1 or "{question}" not in options.template:
-        raise UsageError("--template must contain {documents} once and {question} at least once")
-    try:
-        options.doc_format.format(index=1, title="t", text="x")
-    except (KeyError, IndexError, ValueError) as exc:
-        raise UsageError(f"--doc-format: only {{index}}, {{title}} and {{text}} may be used ({exc})") from None
-    if options.doc_format.count("{text}") != 1:
-        raise UsageError("--doc-format must contain {text} once")
-
-
-def read_template(value: str | None) -> str:
-    """A template given on the command line: a file's path, or the template text itself."""
-    if not value:
-        return DEFAULT_TEMPLATE
-    path = Path(value).expanduser()
-    if "{documents}" not in value and path.is_file():
-        return path.read_text(encoding="utf-8")
-    return unescape(value)
-
-
-def unescape(text: str) -> str:
-    r"""Let a shell argument spell a newline as `\n`: `'Q: {question}\n{documents}'`.
-
-    >>> unescape(r"a\nb")
-    'a\nb'
-    """
-    return text.replace("\\n", "\n")
 
 
 class ContextBuilder:
@@ -321,73 +195,6 @@ class ContextBuilder:
             value = None
         self._pages[pid] = value
         return value
-
-
-def render(template: str, doc_format: str, question: str, docs: list[Doc]) -> tuple[str, list[tuple[int, int]]]:
-    """The user message and each document's [start, end) character span in it.
-
-    >>> d = Doc("7", "Paris", "gold", "Capital of France.", 4, 4)
-    >>> text, spans = render("{documents}\\nQ: {question}", "[{index}] {title}\\n{text}", "Where?", [d])
-    >>> text
-    '[1] Paris\\nCapital of France.\\nQ: Where?'
-    >>> text[spans[0][0]:spans[0][1]]
-    '[1] Paris\\nCapital of France.'
-    """
-    parts, spans = render_parts(template, doc_format, question, docs)
-    return "".join(parts), spans
-
-
-def render_parts(template: str, doc_format: str, question: str, docs: list[Doc]) -> tuple[list[str], list[tuple[int, int]]]:
-    """render() as a list of parts whose concatenation is the message.
-
-    The parts keep each page's text apart from the words around it, so that the token
-    count of the message can be summed from cached counts of its pieces.
-    """
-    before, after = template.split("{documents}")
-    head, tail = doc_format.split("{text}")
-    parts, spans, pos = [before.replace("{question}", question)], [], len(before.replace("{question}", question))
-    for index, doc in enumerate(docs, start=1):
-        block = [head.format(index=index, title=doc.title), doc.text, tail.format(index=index, title=doc.title)]
-        if index > 1:
-            parts.append(DOC_SEPARATOR)
-            pos += len(DOC_SEPARATOR)
-        parts.extend(block)
-        length = sum(len(b) for b in block)
-        spans.append((pos, pos + length))
-        pos += length
-    parts.append(after.replace("{question}", question))
-    return parts, spans
-
-
-def user_turn(content: str) -> list[dict]:
-    return [{"role": "user", "content": content}]
-
-
-def training_record(record: dict, content: str, docs: list[Doc], spans: list[tuple[int, int]], tokens: int,
-                    options: AssembleOptions, tokenizer: str) -> dict:
-    """The released dataset's layout (DESIGN.md), with the placed documents in metadata."""
-    return {
-        "id": record["id"],
-        "source": SOURCE,
-        "input_messages": user_turn(content),
-        "label": record["answer"],
-        "metadata": {
-            "rubrics": list(record.get("gold_entities") or []),
-            "question": record["question"],
-            # what the authors' slime rollout reads (and sends to the reward server)
-            "extra_reward_info": reward_info(record["question"], record.get("gold_entities") or []),
-            "docs": [
-                {"id": d.id, "title": d.title, "tier": d.tier, "tokens": d.tokens, "truncated": d.truncated,
-                 "span": list(span)}
-                for d, span in zip(docs, spans)
-            ],
-            "tokens": tokens,
-            "target_tokens": options.target_tokens,
-            "strategy": options.strategy,
-            "tokenizer": tokenizer,
-            "seed": options.seed,
-        },
-    }
 
 
 def _margin(target: int) -> int:

@@ -20,7 +20,7 @@ import statistics
 from collections import defaultdict
 from typing import Iterable
 
-from ltrl_cli.context.builder import STRATEGIES, TIERS
+from ltrl_cli.context.layout import STRATEGIES, TIERS
 from ltrl_cli.reward.rules import normalize
 
 DISTRACTORS = "distractors"  # every tier but gold, pooled

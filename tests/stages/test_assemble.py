@@ -1,4 +1,4 @@
-"""context/builder.py: token-budget invariants, strategies, layout, skips."""
+"""stages/assemble.py and context/: token-budget invariants, strategies, layout, skips."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from ltrl_cli.backends.base import MemoryIndex, page_body
 from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
 from ltrl_cli.corpus import generate_demo
+from ltrl_cli.context.layout import STRATEGIES, AssembleOptions
 from ltrl_cli.errors import BackendError, BadInput, UsageError
+from ltrl_cli.stages.assemble import assemble
 from ltrl_cli.stats import Stats
-from ltrl_cli.context.builder import STRATEGIES, AssembleOptions, assemble
 from tests.conftest import SHARED_DATA
 from tests.test_tokenize import train_tokenizer
 
@@ -205,17 +206,17 @@ def test_random_strategy_needs_only_the_path(index, trained):
 
 def test_exact_count_corrects_an_optimistic_estimate(index, trained, monkeypatch):
     """With no margin the per-document estimate overshoots; the exact recount must fix it."""
-    import ltrl_cli.context.builder as stage
+    import ltrl_cli.context.builder as builder
 
     shrinks = Counter()
-    original = stage.ContextBuilder._shrink
+    original = builder.ContextBuilder._shrink
 
     def counting(self, docs, excess):
         shrinks["calls"] += 1
         return original(self, docs, excess)
 
-    monkeypatch.setattr(stage, "_margin", lambda target: -40)  # deliberately over-fill the estimate
-    monkeypatch.setattr(stage.ContextBuilder, "_shrink", counting)
+    monkeypatch.setattr(builder, "_margin", lambda target: -40)  # deliberately over-fill the estimate
+    monkeypatch.setattr(builder.ContextBuilder, "_shrink", counting)
     records = tiered_records(index)
     out, _ = run(records, index, trained, target_tokens=4000)
     assert shrinks["calls"] > 0
@@ -225,7 +226,8 @@ def test_exact_count_corrects_an_optimistic_estimate(index, trained, monkeypatch
 
 
 def test_template_from_a_file_or_the_command_line(tmp_path):
-    from ltrl_cli.context.builder import DEFAULT_TEMPLATE, read_template
+    from ltrl_cli.context.layout import DEFAULT_TEMPLATE
+    from ltrl_cli.stages.assemble import read_template
 
     path = tmp_path / "prompt.txt"
     path.write_text("Docs:\n{documents}\nQ: {question}\n")
