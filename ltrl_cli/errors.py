@@ -121,3 +121,11 @@ class MissingDependency(LtrlError):
             f"{purpose} needs the Python package '{module}', which is not installed. "
             f"Install it with: pip install 'ltrl[{extra}]'"
         )
+
+
+def check_installed(module: str, extra: str, purpose: str) -> None:
+    """Raise MissingDependency unless `module` can be imported (without importing it)."""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        raise MissingDependency(module, extra, purpose)

@@ -6,8 +6,8 @@ import pytest
 
 from ltrl_cli.errors import MissingDependency, UsageError
 from ltrl_cli.llm.base import ChatRequest
-from ltrl_cli.commands.options import LLMOptions, make_llm
 from ltrl_cli.concurrency import bounded_map, run_sync
+from ltrl_cli.llm.factory import LLMOptions, make_llm
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -112,7 +112,7 @@ def test_synth_stage_runs_on_the_hf_backend(hf_llm):
 
 
 def test_vllm_engine_args_come_from_the_environment(monkeypatch):
-    from ltrl_cli.commands.options import vllm_engine_args
+    from ltrl_cli.llm.factory import vllm_engine_args
 
     monkeypatch.delenv("LTRL_VLLM_ARGS", raising=False)
     assert vllm_engine_args() == {}

@@ -11,11 +11,12 @@ import time
 import pytest
 
 from fake_openai import FakeOpenAI, Reply, completion
-from ltrl_cli.errors import BackendError, UsageError
 from ltrl_cli.commands import options as o  # module level: typer resolves the annotations here
-from ltrl_cli.llm.base import ChatRequest
-from ltrl_cli.llm.openai import OpenAIChat, parse_completion
 from ltrl_cli.concurrency import bounded_map, run_sync
+from ltrl_cli.errors import BackendError, UsageError
+from ltrl_cli.llm.base import ChatRequest
+from ltrl_cli.llm.factory import LLMOptions, make_llm
+from ltrl_cli.llm.openai import OpenAIChat, parse_completion
 
 HELLO = ChatRequest([{"role": "user", "content": "hello"}], temperature=0.0, max_tokens=16, seed=7)
 
@@ -254,8 +255,6 @@ def test_concurrent_requests_share_one_session_and_overlap(serve):
 
 # -- make_llm and the shared options ------------------------------------------------------
 def test_make_llm_openai_needs_base_url_and_model():
-    from ltrl_cli.commands.options import LLMOptions, make_llm
-
     with pytest.raises(UsageError, match="--backend openai needs --base-url and --model"):
         make_llm(LLMOptions(backend="openai"))
     with pytest.raises(UsageError, match="needs --model"):
@@ -266,8 +265,6 @@ def test_make_llm_openai_needs_base_url_and_model():
 
 def test_make_llm_wraps_in_the_cache_unless_told_not_to(serve, tmp_path):
     from ltrl_cli.llm.cache import CachedLLM
-    from ltrl_cli.commands.options import LLMOptions, make_llm
-
     server = serve(lambda body: completion("cached answer"))
     options = LLMOptions(backend="openai", base_url=server.base_url, model="m", cache=tmp_path / "c.sqlite")
     llm = make_llm(options)
@@ -278,8 +275,6 @@ def test_make_llm_wraps_in_the_cache_unless_told_not_to(serve, tmp_path):
 
 
 def test_make_llm_plugs_in_a_command_offline_backend():
-    from ltrl_cli.commands.options import LLMOptions, make_llm
-
     made = make_llm(LLMOptions(backend="template", concurrency=3), offline={"template": lambda opts: opts.concurrency})
     assert made == 3
     assert make_llm(LLMOptions(backend="lexical"), offline={"lexical": lambda: "no-arg factory"}) == "no-arg factory"
@@ -297,7 +292,7 @@ def test_shared_options_parse_in_a_command():
             max_retries: o.MaxRetries = 6, temperature: o.Temperature = None, max_tokens: o.MaxTokens = None,
             cache: o.CachePath = None, no_cache: o.NoCache = False, keep_order: o.KeepOrder = True,
             keep_think: o.KeepThink = False) -> None:
-        print(o.LLMOptions.pick(locals()))
+        print(LLMOptions.pick(locals()))
 
     result = CliRunner().invoke(app, ["--backend", "openai", "--base-url", "http://x/v1", "--model", "m",
                                       "--concurrency", "64", "--no-keep-order", "--keep-think", "--no-cache"])

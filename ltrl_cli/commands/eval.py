@@ -123,7 +123,7 @@ def eval_command(
       ltrl eval -b aa-lcr --score-only --judge-prompt longtracerl \\
         --judge-base-url http://judge:8000/v1 --judge-model j < aa.jsonl > aa-ltr.jsonl
     """
-    from ltrl_cli.commands.options import LLMOptions
+    from ltrl_cli.llm.factory import LLMOptions
 
     with command("eval", quiet=quiet, verbose=verbose) as run:
         params = dict(locals())
@@ -233,7 +233,7 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
 
 
 def _generator(options: Any) -> Any:
-    from ltrl_cli.commands.options import make_llm
+    from ltrl_cli.llm.factory import make_llm
 
     return make_llm(options)
 
@@ -242,7 +242,7 @@ def _judge_llm(s: _Settings, options: Any, llm: Any, bench: Any) -> Any:
     """The judge model: its own endpoint when given, else the generation endpoint."""
     from dataclasses import replace
 
-    from ltrl_cli.commands.options import make_llm
+    from ltrl_cli.llm.factory import make_llm
 
     from ltrl_cli.errors import UsageError
 

@@ -124,7 +124,7 @@ def score_command(
       ltrl score --serve --port 8080 --judge llm --base-url http://localhost:8000/v1 --model judge
     """
     from ltrl_cli.errors import LtrlError, UsageError
-    from ltrl_cli.commands.options import LLMOptions
+    from ltrl_cli.llm.factory import LLMOptions
     from ltrl_cli.stages.score import Keys
 
     with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
@@ -168,7 +168,7 @@ def _make_judge(name: str, llm_options, parser: str, no_think: str, prompt_file)
 
     if name != "llm":
         return make_judge(name)  # a UsageError for an unknown name
-    from ltrl_cli.commands.options import make_llm
+    from ltrl_cli.llm.factory import make_llm
 
     prompt = JUDGE_PROMPT
     if prompt_file is not None:

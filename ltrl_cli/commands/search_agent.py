@@ -110,7 +110,7 @@ def search_agent_command(
 
 
 def _llm_options(params: dict):
-    from ltrl_cli.commands.options import LLMOptions
+    from ltrl_cli.llm.factory import LLMOptions
 
     options = LLMOptions.pick(params)
     options.temperature = 1.0 if options.temperature is None else options.temperature
@@ -144,7 +144,7 @@ def _backends(options, judge_name: str, judge_base_url: str | None, judge_model:
     from ltrl_cli.agent.lexical import LexicalAgent
     from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.errors import UsageError
-    from ltrl_cli.commands.options import MODEL_BACKENDS, make_llm
+    from ltrl_cli.llm.factory import MODEL_BACKENDS, make_llm
 
     llm = make_llm(options, offline={"lexical": LexicalAgent})
     if judge_name != "llm":

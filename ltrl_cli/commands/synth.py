@@ -64,7 +64,7 @@ def synth_command(
     """
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
-    from ltrl_cli.commands.options import LLMOptions, make_llm
+    from ltrl_cli.llm.factory import LLMOptions, make_llm
     from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import synth

@@ -198,7 +198,7 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
 
 def require_vllm() -> None:
     """vLLM rollouts need the `vllm` extra (CUDA only); say so before any process starts."""
-    from ltrl_cli.commands.options import check_installed
+    from ltrl_cli.errors import check_installed
 
     check_installed("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
 

@@ -256,7 +256,7 @@ def build_judge(s: GrpoSettings):
 
     if s.judge != "llm":
         return make_judge(s.judge)
-    from ltrl_cli.commands.options import LLMOptions, make_llm
+    from ltrl_cli.llm.factory import LLMOptions, make_llm
 
     # No response cache: completions are sampled and almost never repeat, and eight ranks
     # writing one sqlite file would only wait on each other's locks.

@@ -13,9 +13,8 @@ import asyncio
 import threading
 from typing import Any
 
-from ltrl_cli.errors import BackendError
+from ltrl_cli.errors import BackendError, check_installed
 from ltrl_cli.llm.base import ChatRequest, ChatResponse
-from ltrl_cli.commands.options import check_installed
 from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
 DEFAULT_MAX_NEW_TOKENS = 512

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
+from ltrl_cli.errors import check_installed
 from ltrl_cli.llm.base import ChatRequest, ChatResponse
-from ltrl_cli.commands.options import check_installed
 from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
 GATHER_SECONDS = 0.005  # lets a burst of concurrent requests land in the first batch
