@@ -76,11 +76,10 @@ def grpo_command(
       ltrl grpo -o runs/a --resume --max-steps 400 | jq -c '{step, reward}'
     """
     from ltrl_cli import console
-    from ltrl_cli.grpo.config import parse_assignments
+    from ltrl_cli.grpo.config import latest_checkpoint, parse_assignments
     from ltrl_cli.grpo.launch import (
         Topology,
         check_vllm_server,
-        latest_checkpoint,
         prepare,
         resolve_settings,
         subprocess_launch,

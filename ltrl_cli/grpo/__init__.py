@@ -1,6 +1,8 @@
 """`ltrl grpo`: GRPO training with the method's composite reward.
 
-- config.py: the settings (the paper's defaults, YAML, flags) and their validation;
+- config.py: the settings (the paper's defaults, YAML, flags), their validation, and what
+  follows from them (the batch layout, the checkpoint to resume, the vLLM check); launch.py
+  and recipe.py both build on it and never import each other;
 - launch.py: the torchrun command line and an injectable launch function;
 - recipe.py: the script every rank runs under torchrun;
 - trainer.py: TRL's GRPOTrainer with the reward shaped after the cross-rank gather;

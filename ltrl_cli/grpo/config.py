@@ -13,11 +13,12 @@ that one file, so all ranks train with the same settings.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from ltrl_cli.errors import UsageError
+from ltrl_cli.errors import UsageError, check_installed
 from ltrl_cli.keyenv import check_key_env
 
 CONFIG_NAME = "ltrl-grpo.yaml"  # the resolved settings, in OUTDIR and in every checkpoint
@@ -254,3 +255,42 @@ def write_yaml(settings: GrpoSettings, path: str | Path, header: str = "") -> Pa
 def load(path: str | Path) -> GrpoSettings:
     """The settings a launcher wrote (every key present)."""
     return merge(GrpoSettings(), read_yaml(path))
+
+
+# ---------------------------------------------------------------- what follows from the settings
+
+
+def batch_layout(s: GrpoSettings, world_size: int) -> tuple[int, int]:
+    """(per-device micro-batch, gradient accumulation steps) for one optimizer step.
+
+    >>> batch_layout(GrpoSettings(), 8)   # 16 prompts x 8 = 128 completions on 8 GPUs
+    (8, 2)
+    >>> batch_layout(GrpoSettings(prompts_per_step=1, num_generations=4, per_device_batch_size=2), 2)
+    (2, 1)
+    """
+    completions = s.prompts_per_step * s.num_generations
+    per_device = min(s.per_device_batch_size, max(completions // world_size, 1))
+    if completions % (world_size * per_device):
+        raise UsageError(
+            f"{s.prompts_per_step} prompts x {s.num_generations} generations = {completions} completions per step "
+            f"do not split evenly over {world_size} process(es) x per_device_batch_size {per_device}; "
+            "change prompts_per_step or per_device_batch_size"
+        )
+    return per_device, completions // (world_size * per_device)
+
+
+def latest_checkpoint(output_dir: str | Path | None) -> Path | None:
+    """The OUTDIR/checkpoint-<step> folder with the highest step, or None."""
+    if not output_dir or not Path(output_dir).is_dir():
+        return None
+    steps = []
+    for folder in Path(output_dir).iterdir():
+        match = re.fullmatch(r"checkpoint-(\d+)", folder.name)
+        if match and folder.is_dir():
+            steps.append((int(match.group(1)), folder))
+    return max(steps)[1] if steps else None
+
+
+def require_vllm() -> None:
+    """vLLM rollouts need the `vllm` extra (CUDA only); say so before any process starts."""
+    check_installed("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")

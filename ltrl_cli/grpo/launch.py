@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,7 +27,8 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ltrl_cli import console
 from ltrl_cli.errors import BackendError, UsageError
-from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, merge, read_yaml, write_yaml
+from ltrl_cli.grpo.config import (CONFIG_NAME, GrpoSettings, batch_layout, latest_checkpoint, merge, read_yaml,
+                                  require_vllm, write_yaml)
 
 RECIPE_MODULE = "ltrl_cli.grpo.recipe"
 
@@ -135,18 +135,6 @@ def subprocess_launch(argv: Sequence[str]) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
-def latest_checkpoint(output_dir: str | Path | None) -> Path | None:
-    """The OUTDIR/checkpoint-<step> folder with the highest step, or None."""
-    if not output_dir or not Path(output_dir).is_dir():
-        return None
-    steps = []
-    for folder in Path(output_dir).iterdir():
-        match = re.fullmatch(r"checkpoint-(\d+)", folder.name)
-        if match and folder.is_dir():
-            steps.append((int(match.group(1)), folder))
-    return max(steps)[1] if steps else None
-
-
 def resolve_settings(
     flags: Mapping[str, Any], config_file: str | None = None, assignments: Mapping[str, Any] | None = None
 ) -> GrpoSettings:
@@ -187,20 +175,11 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
     nproc = resolve_nproc(topology.nproc_per_node, 0 if settings.use_cpu else gpus)
     check_data(settings.data)
     if topology.nnodes.isdigit():  # an elastic range (1:4) is only known at rendezvous
-        from ltrl_cli.grpo.recipe import batch_layout
-
         batch_layout(settings, nproc * int(topology.nnodes))
     header = f"# {command_line}\n" if command_line else ""
     path = write_yaml(settings, Path(settings.output_dir) / CONFIG_NAME,
                       header=header + "# resolved by ltrl grpo; every rank reads this file\n")
     return torchrun_argv(topology, nproc, str(path))
-
-
-def require_vllm() -> None:
-    """vLLM rollouts need the `vllm` extra (CUDA only); say so before any process starts."""
-    from ltrl_cli.errors import check_installed
-
-    check_installed("vllm", "vllm", "--vllm (vLLM rollouts; without it, drop --vllm for plain generation)")
 
 
 SERVE_HINT = ("start it with `VLLM_SERVER_DEV_MODE=1 vllm serve MODEL --weight-transfer-config "

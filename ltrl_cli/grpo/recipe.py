@@ -32,7 +32,7 @@ from typing import NoReturn
 
 from ltrl_cli import console
 from ltrl_cli.errors import BackendError, LtrlError, UsageError
-from ltrl_cli.grpo.config import GrpoSettings, load
+from ltrl_cli.grpo.config import GrpoSettings, batch_layout, latest_checkpoint, load, require_vllm
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,8 +146,6 @@ def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
     per_device, accumulation = batch_layout(s, world_size)
     bf16 = s.bf16 == "true" or (s.bf16 == "auto" and on_gpu and torch.cuda.is_bf16_supported())
     if s.use_vllm:
-        from ltrl_cli.grpo.launch import require_vllm
-
         require_vllm()
     init_kwargs = {"dtype": "bfloat16" if bf16 else "float32"}  # a string: the args are saved as JSON too
     if s.attn_implementation:
@@ -215,25 +213,6 @@ def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
     )
 
 
-def batch_layout(s: GrpoSettings, world_size: int) -> tuple[int, int]:
-    """(per-device micro-batch, gradient accumulation steps) for one optimizer step.
-
-    >>> batch_layout(GrpoSettings(), 8)   # 16 prompts x 8 = 128 completions on 8 GPUs
-    (8, 2)
-    >>> batch_layout(GrpoSettings(prompts_per_step=1, num_generations=4, per_device_batch_size=2), 2)
-    (2, 1)
-    """
-    completions = s.prompts_per_step * s.num_generations
-    per_device = min(s.per_device_batch_size, max(completions // world_size, 1))
-    if completions % (world_size * per_device):
-        raise UsageError(
-            f"{s.prompts_per_step} prompts x {s.num_generations} generations = {completions} completions per step "
-            f"do not split evenly over {world_size} process(es) x per_device_batch_size {per_device}; "
-            "change prompts_per_step or per_device_batch_size"
-        )
-    return per_device, completions // (world_size * per_device)
-
-
 def _lora(s: GrpoSettings):
     """A peft LoRA config when lora_r > 0; None trains every weight."""
     if s.lora_r <= 0:
@@ -267,8 +246,6 @@ def build_judge(s: GrpoSettings):
 
 def _latest_checkpoint(output_dir: str | None) -> Path | None:
     """The highest-numbered OUTDIR/checkpoint-<step> folder."""
-    from ltrl_cli.grpo.launch import latest_checkpoint
-
     found = latest_checkpoint(output_dir)
     if found is None:
         raise UsageError(f"--resume: no checkpoint-<step> folder in {output_dir}")

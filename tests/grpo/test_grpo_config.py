@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from ltrl_cli.errors import UsageError
-from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, load, merge, parse_assignments, read_yaml, write_yaml
+from ltrl_cli.grpo.config import (CONFIG_NAME, GrpoSettings, latest_checkpoint, load, merge, parse_assignments, read_yaml,
+                                  write_yaml)
 from ltrl_cli.grpo.launch import resolve_settings
 
 
@@ -99,3 +100,11 @@ def test_trl_config_bounds_the_vllm_context_to_the_run():
     # the vLLM context never exceeds the total
     assert _grpo_args(merge(s, {"max_total_length": 4200}), 1, False).vllm_max_model_length == 4200
     assert (args.epsilon, args.epsilon_high, args.beta, args.loss_type, args.temperature) == (0.2, 0.28, 0.0, "dapo", 1.0)
+
+
+def test_latest_checkpoint_is_by_step_not_by_name(tmp_path):
+    for step in (2, 10, 9):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-x").mkdir()
+    assert latest_checkpoint(tmp_path).name == "checkpoint-10"
+    assert latest_checkpoint(tmp_path / "missing") is None

@@ -104,14 +104,6 @@ TRAIN_SCRIPT = {  # scripts/train/train-qwen3-4B-2507.sh, METHOD.md "Trainer"
 }
 
 
-def test_latest_checkpoint_is_by_step_not_by_name(tmp_path):
-    for step in (2, 10, 9):
-        (tmp_path / f"checkpoint-{step}").mkdir()
-    (tmp_path / "checkpoint-x").mkdir()
-    assert L.latest_checkpoint(tmp_path).name == "checkpoint-10"
-    assert L.latest_checkpoint(tmp_path / "missing") is None
-
-
 def test_vllm_without_the_extra_is_a_clear_error(tmp_path, monkeypatch):
     import importlib.util
 
