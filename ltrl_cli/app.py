@@ -40,12 +40,16 @@ Exit codes: 0 ok (also when the reader closes the pipe early), 1 runtime or data
 error, 2 usage error, 130 interrupted, 143 terminated.
 """
 
+# The order of `ltrl --help` (the pipeline's) and of loading the command modules;
+# modules it does not name follow alphabetically.
+ORDER = ["corpus", "index", "walk", "synth", "search_agent", "tier", "assemble", "stats", "export",
+         "score", "grpo", "eval"]
+
+
 class _PipelineOrder(TyperGroup):
     """List commands in pipeline order (typer would put sub-groups such as `corpus` last)."""
 
     def list_commands(self, ctx) -> list[str]:
-        from ltrl_cli.commands import ORDER
-
         rank = {name.replace("_", "-"): i for i, name in enumerate(ORDER)}
         return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
 

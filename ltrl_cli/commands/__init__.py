@@ -1,7 +1,7 @@
 """Command modules, one per command or family, each registering on `ltrl_cli.app.app`.
 
-Every module in this package is loaded (except the shared option types in `options`); ORDER fixes the order of `ltrl --help`
-(the pipeline order), and modules it does not name follow alphabetically.
+Every module in this package is loaded (except `options`, the option types several
+commands share) in the order of `ltrl_cli.app.ORDER`, the order of `ltrl --help`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-ORDER = ["corpus", "index", "walk", "synth", "search_agent", "tier", "assemble", "stats", "export",
-         "score", "grpo", "eval"]
+from ltrl_cli.app import ORDER
 
 
 def command_modules() -> list[str]:
