@@ -1,9 +1,10 @@
 """`--api-key-env VAR`: the name of the environment variable that holds an API key.
 
 Typing the key itself as the value is a common slip. Every way a key variable reaches ltrl
-(`--api-key-env`, `--judge-api-key-env`, grpo's `judge_api_key_env` setting) is checked by
-`check_key_env` before anything runs, and a refused value is never printed: not in the
-message, not in a record, not in a run's saved settings.
+(`--api-key-env`, `--judge-api-key-env`, grpo's `judge_api_key_env` setting) is checked
+before anything runs (on the command line by the options' callback in
+`ltrl_cli.commands.options`, elsewhere by `check_key_env`), and a refused value is never
+printed: not in the message, not in a record, not in a run's saved settings.
 """
 
 from __future__ import annotations
@@ -53,14 +54,4 @@ def check_key_env(value: str | None, flag: str = "--api-key-env") -> str | None:
     reason = None if value is None else problem(value)
     if reason:
         raise UsageError(f"{flag}: {reason}")
-    return value
-
-
-def option_callback(value: str | None) -> str | None:
-    """The typer callback of every key-variable option: checked as the command line is parsed."""
-    import typer
-
-    reason = None if value is None else problem(value)
-    if reason:
-        raise typer.BadParameter(reason)
     return value

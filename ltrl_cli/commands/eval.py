@@ -8,10 +8,10 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ltrl_cli import keyenv
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
     ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+    key_env_callback,
 )
 
 RUN = "Benchmark"
@@ -64,7 +64,7 @@ JudgeBaseUrl = Annotated[Optional[str], typer.Option(
 JudgeModel = Annotated[Optional[str], typer.Option(
     "--judge-model", rich_help_panel=JUDGE, help="Judge model [default: --model].")]
 JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
-    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, callback=keyenv.option_callback,
+    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, callback=key_env_callback,
     help="Judge API key variable [default: --api-key-env].")]
 JudgeMaxTokens = Annotated[Optional[int], typer.Option(
     "--judge-max-tokens", min=1, rich_help_panel=JUDGE, help="Most tokens a judge reply may use.")]

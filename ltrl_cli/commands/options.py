@@ -26,6 +26,16 @@ from ltrl_cli import keyenv
 
 PANEL = "Model"  # the --help section these options are listed under
 
+
+def key_env_callback(value: str | None) -> str | None:
+    """The callback of every key-variable option: checked as the command line is parsed
+    (`ltrl_cli.keyenv`), and a refused value is not repeated."""
+    reason = None if value is None else keyenv.problem(value)
+    if reason:
+        raise typer.BadParameter(reason)
+    return value
+
+
 Backend = Annotated[str, typer.Option(
     "--backend", metavar="NAME", rich_help_panel=PANEL,
     help="openai (any OpenAI-compatible endpoint: vllm serve, SGLang, hosted APIs), vllm (in-process, "
@@ -37,7 +47,7 @@ Model = Annotated[Optional[str], typer.Option(
     "--model", metavar="NAME", rich_help_panel=PANEL,
     help="Model name the endpoint serves (openai), or a model directory or hub id (vllm, hf).")]
 ApiKeyEnv = Annotated[Optional[str], typer.Option(
-    "--api-key-env", metavar="VAR", rich_help_panel=PANEL, callback=keyenv.option_callback,
+    "--api-key-env", metavar="VAR", rich_help_panel=PANEL, callback=key_env_callback,
     help="Name of the environment variable holding the API key (the key itself is never printed).")]
 Concurrency = Annotated[int, typer.Option(
     "--concurrency", min=1, metavar="N", rich_help_panel=PANEL, help="Requests in flight at once.")]
