@@ -99,9 +99,9 @@ def run_synth(url: str, walks: list[dict], index, concurrency: int) -> tuple[flo
 
 
 def run_bare(url: str, n: int, concurrency: int) -> float:
+    from ltrl_cli.concurrency import bounded_map
     from ltrl_cli.llm.base import ChatRequest
     from ltrl_cli.llm.openai import OpenAIChat
-    from ltrl_cli.concurrency import bounded_map
 
     llm = OpenAIChat(url, "bench", connections=max(100, concurrency))
 

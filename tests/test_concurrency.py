@@ -8,8 +8,8 @@ import threading
 
 import pytest
 
-from ltrl_cli.errors import BadInput
 from ltrl_cli.concurrency import bounded_map, run_sync
+from ltrl_cli.errors import BadInput
 
 
 class Meter:

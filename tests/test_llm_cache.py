@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from ltrl_cli.concurrency import bounded_map, run_sync
 from ltrl_cli.llm.base import ChatRequest, ChatResponse
 from ltrl_cli.llm.cache import CachedLLM, ResponseCache, cache_key, default_cache_path
-from ltrl_cli.concurrency import bounded_map, run_sync
 
 ROOT = Path(__file__).resolve().parent.parent
 

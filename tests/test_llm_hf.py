@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ltrl_cli.concurrency import bounded_map, run_sync
 from ltrl_cli.errors import MissingDependency, UsageError
 from ltrl_cli.llm.base import ChatRequest
-from ltrl_cli.concurrency import bounded_map, run_sync
 from ltrl_cli.llm.factory import LLMOptions, make_llm
 
 torch = pytest.importorskip("torch")

@@ -66,10 +66,10 @@ def assemble_command(
     from ltrl_cli import console
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
-    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.context.layout import AssembleOptions
-    from ltrl_cli.stages.assemble import assemble, check_options, read_template, unescape
+    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.records import READS
+    from ltrl_cli.stages.assemble import assemble, check_options, read_template, unescape
 
     with command("assemble", quiet=quiet, verbose=verbose) as run, records_out() as out:
         options = AssembleOptions(target_tokens=target_tokens, strategy=strategy, seed=seed,

@@ -142,9 +142,9 @@ def _backends(options, judge_name: str, judge_base_url: str | None, judge_model:
     from dataclasses import replace
 
     from ltrl_cli.agent.lexical import LexicalAgent
-    from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.errors import UsageError
     from ltrl_cli.llm.factory import MODEL_BACKENDS, make_llm
+    from ltrl_cli.reward.judge import make_judge
 
     llm = make_llm(options, offline={"lexical": LexicalAgent})
     if judge_name != "llm":

@@ -65,11 +65,11 @@ def synth_command(
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.llm.factory import LLMOptions, make_llm
-    from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import synth
     from ltrl_cli.synth.prompt import LLMWriter
     from ltrl_cli.synth.questions import SynthOptions
+    from ltrl_cli.synth.template import TemplateWriter
 
     llm_options = LLMOptions.pick(locals())
     with command("synth", quiet=quiet, verbose=verbose) as run, records_out() as out:

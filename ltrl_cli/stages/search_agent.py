@@ -27,9 +27,9 @@ from ltrl_cli.agent.protocols import make_protocol
 from ltrl_cli.agent.rollout import Budgets, Sampling, run_rollout
 from ltrl_cli.agent.tools import AgentTools, IndexService, ToolConfig
 from ltrl_cli.backends.base import PageIndex
+from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.base import LLM
-from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.stats import Stats
 

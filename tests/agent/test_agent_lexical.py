@@ -116,9 +116,9 @@ def test_notes_survive_trimmed_observations():
 
 def pipeline_questions(index, *, n: int, hops: int, seed: int) -> list[dict]:
     """walk | synth --backend template, in-process, keeping the accepted questions."""
-    from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.stages.synth import synth
     from ltrl_cli.stages.walk import walk
+    from ltrl_cli.synth.template import TemplateWriter
 
     walks = list(walk(None, index=index, n=n, hops=hops, seed=seed))
     return [r for r in synth(walks, pages=index, writer=TemplateWriter()) if r["synth"]["accepted"]]

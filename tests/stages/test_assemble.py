@@ -9,8 +9,8 @@ import pytest
 
 from ltrl_cli.backends.base import MemoryIndex, page_body
 from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
-from ltrl_cli.corpus import generate_demo
 from ltrl_cli.context.layout import STRATEGIES, AssembleOptions
+from ltrl_cli.corpus import generate_demo
 from ltrl_cli.errors import BackendError, BadInput, UsageError
 from ltrl_cli.stages.assemble import assemble
 from ltrl_cli.stats import Stats

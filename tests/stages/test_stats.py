@@ -5,9 +5,9 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from ltrl_cli.context.layout import DEFAULT_DOC_FORMAT, DEFAULT_TEMPLATE, Doc, render
 from ltrl_cli.errors import BadInput
 from ltrl_cli.records import READS
-from ltrl_cli.context.layout import DEFAULT_DOC_FORMAT, DEFAULT_TEMPLATE, Doc, render
 from ltrl_cli.stages.stats import compute_stats
 from tests.conftest import jsonl, run_ltrl, to_jsonl
 
