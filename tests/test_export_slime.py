@@ -53,7 +53,10 @@ def load_like_slime(lines: list[str], config: dict) -> list[dict]:
 
 
 def qwen3_turn(raw: str) -> dict:
-    """The Qwen3 processor's split of a finished completion (stop token at its end)."""
+    """The Qwen3 processor's split of a completion: a finished one (stop token at its end) is
+    split at its last </think>; a cut one is kept whole under `truncated_content`."""
+    if not raw.endswith("<|im_end|>"):
+        return {"role": "assistant", "truncated_content": raw}
     body = raw.removesuffix("<|im_end|>")
     reasoning, content = body.rsplit("</think>", 1)
     return {"role": "assistant", "reasoning_content": reasoning.removesuffix("\n"), "content": content.removeprefix("\n\n")}
@@ -106,6 +109,13 @@ def test_an_evaluation_body_is_the_outcome_alone(tmp_path, server):
     assert payload["extra_reward_info"]["rubric_reward_ratio"] == 0
     status, reply = server.post("/evaluate", payload)
     assert status == 200 and reply["outcome_reward"] == 1.0 and reply["reward"] == 1.0
+    # an evaluation sample cut by the length limit still reaches the server (training
+    # scores it 0 before asking): the answer is 0, not an error that would end the run
+    sample = load_like_slime(lines, config)[0]
+    _, payload = rollout_body(sample, "Paris is in Fr", eta=0.3, evaluation=True)
+    assert "content" not in payload["history"][-1]
+    status, reply = server.post("/evaluate", payload)
+    assert status == 200 and (reply["outcome_reward"], reply["rubric_reward"], reply["reward"]) == (0, 0, 0)
 
 
 def test_message_processor_and_option_errors(tmp_path):
