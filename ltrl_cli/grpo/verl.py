@@ -39,6 +39,8 @@ from ltrl_cli.grpo.config import GrpoSettings, merge
 from ltrl_cli.reward import rules as R
 
 ON_JUDGE_ERROR = ("error", "zero")
+# What verl's reward loop adds to the call when a reward model is also configured; not ours.
+VERL_OWN = ("reward_router_address", "reward_model_tokenizer")
 
 
 def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None,
@@ -126,7 +128,7 @@ def _rubrics(info: dict) -> list[str]:
 
 def _setup(reward_kwargs: dict[str, Any]) -> tuple[GrpoSettings, Any, str]:
     """The settings, the judge and the judge-error rule that reward_kwargs ask for."""
-    kwargs = dict(reward_kwargs)
+    kwargs = {k: v for k, v in reward_kwargs.items() if k not in VERL_OWN}
     on_error = kwargs.pop("on_judge_error", "error")
     if on_error not in ON_JUDGE_ERROR:
         raise UsageError(f"reward_kwargs on_judge_error: expected error or zero, got {on_error!r}")

@@ -103,6 +103,9 @@ def test_bad_reward_kwargs_name_the_key(batch):
         V.compute_score("longqa", "x", "y", {}, judg="exact")
     with pytest.raises(UsageError, match="on_judge_error: expected error or zero"):
         V.compute_score("longqa", "x", "y", {}, on_judge_error="skip")
+    # verl's own additions to the call (a reward model configured beside) are not settings
+    assert V.compute_score("longqa", "</think>y", "y", {}, reward_router_address="h:1",
+                           reward_model_tokenizer=None)["score"] == 0.7
 
 
 VERL_DRIVER = r"""
