@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from ltrl_cli.backends.base import title_key
-from ltrl_cli.backends.pages import PageReader
+from ltrl_cli.backends.pages import TITLE_FIELDS, PageReader
 from ltrl_cli.errors import BadInput, LtrlError
 from ltrl_cli.io import open_input
 
@@ -119,6 +119,17 @@ def read_pages(path: Path, reader: PageReader | None = None) -> Iterator[dict]:
     reader = reader or PageReader()
     for number, raw in read_raw(path):
         yield reader.normalise(raw, number, str(path))
+
+
+def read_titles(path: Path) -> Iterator[str]:
+    """The title of each page of a corpus file, without reading the rest of the page.
+
+    A line without a title is left to the full pass, which names it.
+    """
+    for _, raw in read_raw(path):
+        title = next((raw[f] for f in TITLE_FIELDS if isinstance(raw.get(f), str)), None) if isinstance(raw, dict) else None
+        if title:
+            yield title
 
 
 def page_links(page: dict) -> Iterator[tuple[str, int]]:

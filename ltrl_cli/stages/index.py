@@ -82,7 +82,7 @@ def _build(source, out, threads, chunk_pages, id_field, link_mentions, progress,
         with console.status("reading titles for --link-mentions"):
             from ltrl_cli.backends.mentions import MentionLinker
 
-            linker = MentionLinker(page["wikipedia_title"] for page in kilt.read_pages(source, PageReader(id_field)))
+            linker = MentionLinker(kilt.read_titles(source))
     scratch = out / ".build"
     scratch.mkdir()
     threads = threads or _threads()
