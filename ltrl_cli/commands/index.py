@@ -60,7 +60,8 @@ def index_command(
     Example:
       ltrl corpus demo -o demo.jsonl.gz && ltrl index demo.jsonl.gz -o idx
       ltrl index kilt_knowledgesource.json -o kilt-idx --threads 8
-      ltrl index 2wiki_corpus.jsonl -o wiki-idx --id-field title --link-mentions
+      gzip -dc demo.jsonl.gz | jq -c '{title: .wikipedia_title, text: (.text[1:] | join(""))}' > plain.jsonl
+      ltrl index plain.jsonl -o plain-idx --link-mentions
     """
     from ltrl_cli import console
     from ltrl_cli.stages.index import build_index
