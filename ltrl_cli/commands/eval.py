@@ -10,8 +10,8 @@ import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
-    key_env_callback,
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens, JudgeModel,
+    JudgeNoThink, JudgeParse, JudgePromptFile, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
 )
 
 RUN = "Benchmark"
@@ -59,15 +59,6 @@ JudgePrompt = Annotated[str, typer.Option(
     "--judge-prompt", rich_help_panel=JUDGE, metavar="PROMPT",
     help="AA-LCR and FRAMES: official (the benchmark's own judge prompt) or longtracerl (the method's yes/no "
          "judge, as in ltrl score).")]
-JudgeBaseUrl = Annotated[Optional[str], typer.Option(
-    "--judge-base-url", rich_help_panel=JUDGE, help="Judge endpoint [default: --base-url].")]
-JudgeModel = Annotated[Optional[str], typer.Option(
-    "--judge-model", rich_help_panel=JUDGE, help="Judge model [default: --model].")]
-JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
-    "--judge-api-key-env", metavar="VAR", rich_help_panel=JUDGE, callback=key_env_callback,
-    help="Judge API key variable [default: --api-key-env].")]
-JudgeMaxTokens = Annotated[Optional[int], typer.Option(
-    "--judge-max-tokens", min=1, rich_help_panel=JUDGE, help="Most tokens a judge reply may use.")]
 AllowJudgeErrors = Annotated[bool, typer.Option(
     "--allow-judge-errors", rich_help_panel=JUDGE,
     help="Exit 0 even when some samples got no verdict (they are counted, never scored 0).")]
@@ -93,7 +84,8 @@ def eval_command(
     cache: CachePath = None, no_cache: NoCache = False,
     judge_prompt: JudgePrompt = "official", judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
     judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
-    allow_judge_errors: AllowJudgeErrors = False,
+    judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
+    judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
     summary: SummaryFile = None, compare: Compare = None, paper_model: PaperModel = "qwen3-4b-thinking",
     skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
@@ -155,6 +147,9 @@ class _Settings:
     judge_model: str | None
     judge_api_key_env: str | None
     judge_max_tokens: int | None
+    judge_parse: str
+    judge_no_think: str
+    judge_prompt_file: Path | None
     allow_judge_errors: bool
     summary: Path | None
     compare: str | None
@@ -218,7 +213,7 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
                         top_k=s.top_k if s.top_k > 0 else None, max_tokens=options.max_tokens or 32768, seed=s.seed)
     llm = None if s.score_only else _generator(options)
     graders = Graders(judge_llm=_judge_llm(s, options, llm, bench), judge_prompt=s.judge_prompt,
-                      judge_max_tokens=s.judge_max_tokens)
+                      judging=_judging(s))
     evaluator = Evaluator(bench, llm=llm, graders=graders, sampling=sampling, keep_reasoning=not s.drop_reasoning,
                           thinking=s.thinking)
     if s.score_only:
@@ -238,25 +233,25 @@ def _generator(options: Any) -> Any:
     return make_llm(options)
 
 
+def _judging(s: _Settings) -> Any:
+    from ltrl_cli.commands.options import judge_options
+
+    return judge_options(vars(s), name="llm")
+
+
 def _judge_llm(s: _Settings, options: Any, llm: Any, bench: Any) -> Any:
-    """The judge model: its own endpoint when given, else the generation endpoint."""
-    from dataclasses import replace
-
-    from ltrl_cli.llm.factory import make_llm
-
+    """The judge model, by the one rule of reward.builder: its own endpoint when any of the
+    --judge-* endpoint options is given, else the generation model."""
     from ltrl_cli.errors import UsageError
+    from ltrl_cli.reward.builder import judge_llm
 
     if not bench.NEEDS_JUDGE:
         return None
-    if not (s.judge_base_url or s.judge_model or s.judge_api_key_env) and llm is not None:
-        return llm
-    judge_options = replace(options, backend="openai" if s.judge_base_url else options.backend,
-                            base_url=s.judge_base_url or options.base_url, model=s.judge_model or options.model,
-                            api_key_env=s.judge_api_key_env or options.api_key_env, temperature=None)
-    if not judge_options.model:
+    judging = _judging(s)
+    if not judging.own_endpoint and llm is None and not options.model:
         raise UsageError(f"{bench.NAME} is graded by an LLM judge: give --judge-base-url and --judge-model "
                          "(without them the generation endpoint judges)")
-    return make_llm(judge_options)
+    return judge_llm(judging, options, llm)
 
 
 def _tokenizer(s: _Settings, options: Any) -> Any:

@@ -1,5 +1,6 @@
 """The model options shared by every command that talks to an LLM (synth, search-agent,
-the score judge, eval), as typer option types.
+the score judge, eval), and the judge options of the commands that judge, as typer option
+types.
 
 A command declares the options it takes with these Annotated types, so every command
 spells them, documents them and defaults them the same way; `ltrl_cli.llm.factory` turns
@@ -18,7 +19,7 @@ Only command modules import this one: it imports typer.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -71,3 +72,51 @@ KeepOrder = Annotated[bool, typer.Option(
     help="Write records in input order, or as they finish (slightly faster with uneven latency).")]
 KeepThink = Annotated[bool, typer.Option(
     "--keep-think", rich_help_panel=PANEL, help="Keep reasoning models' <think> text in the records.")]
+
+
+# ---------------------------------------------------------------- the judge's options
+# Taken by every command that judges (score, search-agent, eval); `judge_options(locals())`
+# turns them into the JudgeOptions that `ltrl_cli.reward.builder.build_judge` builds from.
+
+JUDGE_PANEL = "Judge"
+
+JudgeName = Annotated[str, typer.Option(
+    "--judge", rich_help_panel=JUDGE_PANEL, metavar="JUDGE",
+    help="Outcome judge: exact (normalised exact match), contains (label as whole words), llm (the method's "
+         "LLM judge).")]
+JudgeBaseUrl = Annotated[Optional[str], typer.Option(
+    "--judge-base-url", rich_help_panel=JUDGE_PANEL, metavar="URL",
+    help="The LLM judge's own OpenAI-compatible endpoint [default: the command's model].")]
+JudgeModel = Annotated[Optional[str], typer.Option(
+    "--judge-model", rich_help_panel=JUDGE_PANEL, metavar="NAME", help="The LLM judge's model [default: --model].")]
+JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
+    "--judge-api-key-env", rich_help_panel=JUDGE_PANEL, metavar="VAR", callback=key_env_callback,
+    help="Variable holding the judge endpoint's API key [default: --api-key-env].")]
+JudgeMaxTokens = Annotated[Optional[int], typer.Option(
+    "--judge-max-tokens", min=1, rich_help_panel=JUDGE_PANEL,
+    help="Most tokens a judge reply may use (not sent unless given).")]
+JudgeParse = Annotated[str, typer.Option(
+    "--judge-parse", rich_help_panel=JUDGE_PANEL, metavar="HOW",
+    help="Reading the LLM judge's reply: strict (the authors' rule: the first `correct: yes|no` and an "
+         "`extracted_final_answer:` are both needed) or tolerant (the last `correct:` line, markdown allowed).")]
+JudgeNoThink = Annotated[str, typer.Option(
+    "--judge-no-think", rich_help_panel=JUDGE_PANEL, metavar="HOW",
+    help="How the LLM judge is told not to think: chat-template (chat_template_kwargs enable_thinking false: "
+         "vLLM, SGLang, llama.cpp), thinking-disabled (thinking type disabled: some hosted APIs), none.")]
+JudgePromptFile = Annotated[Optional[Path], typer.Option(
+    "--judge-prompt-file", rich_help_panel=JUDGE_PANEL, metavar="FILE",
+    help="The LLM judge's prompt, used word for word, with {question}, {correct_answer} and {response} "
+         "placeholders.")]
+
+
+def judge_options(params: dict[str, Any], *, name: str | None = None, **given: Any) -> Any:
+    """JudgeOptions from a command's keyword arguments (e.g. `locals()`)."""
+    from ltrl_cli.reward.builder import JudgeOptions
+
+    values = dict(name=name or params.get("judge", "exact"), base_url=params.get("judge_base_url"),
+                  model=params.get("judge_model"), api_key_env=params.get("judge_api_key_env"),
+                  max_tokens=params.get("judge_max_tokens"), parser=params.get("judge_parse", "strict"),
+                  no_think=params.get("judge_no_think", "chat-template"),
+                  prompt_file=params.get("judge_prompt_file"))
+    values.update(given)
+    return JudgeOptions(**values)

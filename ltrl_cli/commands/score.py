@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, JudgeName,
+    JudgeNoThink, JudgeParse, JudgePromptFile, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
 )
 
 REWARD = "Reward"
@@ -31,22 +31,6 @@ Thinking = Annotated[bool, typer.Option(
     "--thinking/--no-thinking", rich_help_panel=REWARD,
     help="Responses come from a reasoning model (`...</think> answer`). With --no-thinking a response "
          "without </think> is all content.")]
-JudgeName = Annotated[str, typer.Option(
-    "--judge", rich_help_panel=REWARD, metavar="JUDGE",
-    help="Outcome judge: exact (normalised exact match), contains (label as whole words), "
-         "llm (the method's LLM judge at --base-url/--model).")]
-JudgeParse = Annotated[str, typer.Option(
-    "--judge-parse", rich_help_panel=REWARD, metavar="HOW",
-    help="Reading the LLM judge's reply: strict (the authors' rule: the first `correct: yes|no` and an "
-         "`extracted_final_answer:` are both needed) or tolerant (the last `correct:` line, markdown allowed).")]
-JudgeNoThink = Annotated[str, typer.Option(
-    "--judge-no-think", rich_help_panel=REWARD, metavar="HOW",
-    help="How the LLM judge is told not to think: chat-template (chat_template_kwargs enable_thinking false: "
-         "vLLM, SGLang, llama.cpp), thinking-disabled (thinking type disabled: some hosted APIs), none.")]
-JudgePromptFile = Annotated[Optional[Path], typer.Option(
-    "--judge-prompt-file", rich_help_panel=REWARD, metavar="FILE",
-    help="The LLM judge's prompt, used word for word, with {question}, {correct_answer} and {response} "
-         "placeholders.")]
 AsServer = Annotated[bool, typer.Option(
     "--as-server", rich_help_panel=REWARD,
     help="Score each response exactly as the reward server's POST /evaluate does (the authors' rules): split at "
@@ -96,6 +80,7 @@ BodyTimeout = Annotated[float, typer.Option(
 def score_command(
     mode: Mode = "positive-only", alpha: Alpha = 0.3, eval_mode: EvalMode = False, rubric_on: RubricOn = "content",
     thinking: Thinking = True, as_server: AsServer = False, judge: JudgeName = "exact",
+    judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None, judge_api_key_env: JudgeApiKeyEnv = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
     judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
     label_key: LabelKey = "label", rubrics_key: RubricsKey = "rubrics", question_key: QuestionKey = "question",
@@ -123,13 +108,18 @@ def score_command(
         --rubrics-key metadata.rubrics --eval < outputs.jsonl
       ltrl score --serve --port 8080 --judge llm --base-url http://localhost:8000/v1 --model judge
     """
+    from ltrl_cli.commands.options import judge_options
     from ltrl_cli.errors import LtrlError, UsageError
     from ltrl_cli.llm.factory import LLMOptions
+    from ltrl_cli.reward.builder import build_judge
     from ltrl_cli.stages.score import Keys
 
     with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
         options = _score_options(mode, alpha, eval_mode, rubric_on, thinking, as_server)
-        the_judge = _make_judge(judge, LLMOptions.pick(locals()), judge_parse, judge_no_think, judge_prompt_file)
+        llm_options = LLMOptions.pick(locals())
+        # score's own --base-url/--model, --temperature and --max-tokens are the judge's.
+        the_judge = build_judge(judge_options(locals(), temperature=llm_options.temperature,
+                                              max_tokens=llm_options.max_tokens), llm_options)
         if serve:
             from ltrl_cli.reward.server import Limits, serve_forever
 
@@ -161,21 +151,6 @@ def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thi
     if eval_mode:
         mode, alpha = "positive-only", 0.0
     return ScoreOptions(mode=mode, alpha=alpha, rubric_on=rubric_on, thinking=thinking, as_server=as_server)
-
-
-def _make_judge(name: str, llm_options, parser: str, no_think: str, prompt_file):
-    from ltrl_cli.reward.judge import JUDGE_PROMPT, check_prompt, make_judge
-
-    if name != "llm":
-        return make_judge(name)  # a UsageError for an unknown name
-    from ltrl_cli.llm.factory import make_llm
-
-    prompt = JUDGE_PROMPT
-    if prompt_file is not None:
-        prompt = check_prompt(prompt_file.read_text(encoding="utf-8"), f"--judge-prompt-file {prompt_file}")
-    # Only what the user set is sent: temperature and max_tokens stay the endpoint's own.
-    return make_judge("llm", make_llm(llm_options), temperature=llm_options.temperature,
-                      max_tokens=llm_options.max_tokens, parser=parser, no_think=no_think, prompt=prompt)
 
 
 def _schema(keys, options):

@@ -8,8 +8,11 @@ from typing import Annotated, Optional
 import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
-from ltrl_cli.commands.options import (ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, KeepOrder, KeepThink,
-                                  MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout)
+from ltrl_cli.commands.options import (
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens, JudgeModel,
+    JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink, MaxRetries, MaxTokens, Model, NoCache,
+    Temperature, Timeout, judge_options,
+)
 
 AGENT = "Agent"  # the --help section of the agent's own options
 
@@ -23,14 +26,10 @@ def search_agent_command(
         "--protocol", metavar="tools|tags", rich_help_panel=AGENT,
         help="How actions travel: tools (OpenAI tool calling) or tags (<search>...</search> text tags, for "
              "models without tool calling). Default: tools for --backend openai, tags otherwise.")] = None,
-    judge: Annotated[str, typer.Option(
-        "--judge", metavar="exact|contains|llm", rich_help_panel=AGENT,
-        help="Outcome judge of each rollout's answer (those of `ltrl score`).")] = "contains",
-    judge_base_url: Annotated[Optional[str], typer.Option(
-        "--judge-base-url", rich_help_panel=AGENT,
-        help="Endpoint of the --judge llm model [default: the agent's --base-url].")] = None,
-    judge_model: Annotated[Optional[str], typer.Option(
-        "--judge-model", rich_help_panel=AGENT, help="Model of --judge llm [default: the agent's --model].")] = None,
+    judge: JudgeName = "contains", judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
+    judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
+    judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
+    judge_prompt_file: JudgePromptFile = None,
     max_steps: Annotated[int, typer.Option("--max-steps", min=2, rich_help_panel=AGENT,
                                            help="Model turns per rollout.")] = 16,
     max_context_tokens: Annotated[int, typer.Option(
@@ -97,7 +96,7 @@ def search_agent_command(
         llm_options = _llm_options(locals())
         agent_options = _agent_options(locals(), llm_options.temperature)
         shard_spec = parse_shard(shard)
-        llm, scorer = _backends(llm_options, judge, judge_base_url, judge_model)
+        llm, scorer = _backends(llm_options, judge_options(locals()))
         the_index = _open_index(index)
         try:
             with records_out() as out:
@@ -137,26 +136,15 @@ def _agent_options(params: dict, temperature: float):
                         keep_think=params["keep_think"])
 
 
-def _backends(options, judge_name: str, judge_base_url: str | None, judge_model: str | None):
-    """The agent's model (or the lexical policy) and the outcome judge."""
-    from dataclasses import replace
-
+def _backends(options, judging):
+    """The agent's model (or the lexical policy) and the outcome judge (the agent's model
+    judges unless the judge has an endpoint of its own)."""
     from ltrl_cli.agent.lexical import LexicalAgent
-    from ltrl_cli.errors import UsageError
-    from ltrl_cli.llm.factory import MODEL_BACKENDS, make_llm
-    from ltrl_cli.reward.judge import make_judge
+    from ltrl_cli.llm.factory import make_llm
+    from ltrl_cli.reward.builder import build_judge
 
     llm = make_llm(options, offline={"lexical": LexicalAgent})
-    if judge_name != "llm":
-        return llm, make_judge(judge_name)
-    if judge_base_url or judge_model:
-        judge_options = replace(options, backend="openai", base_url=judge_base_url or options.base_url,
-                                model=judge_model or options.model, temperature=0.0)
-        return llm, make_judge("llm", llm=make_llm(judge_options))
-    if options.backend not in MODEL_BACKENDS:
-        raise UsageError("--judge llm needs a model: give --judge-base-url and --judge-model "
-                         f"(--backend {options.backend} is not a model)")
-    return llm, make_judge("llm", llm=llm)
+    return llm, build_judge(judging, options, llm=llm)
 
 
 def _open_index(path: Path):

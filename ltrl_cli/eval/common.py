@@ -153,7 +153,7 @@ class Graders:
 
     judge_llm: Any = None
     judge_prompt: str = "official"
-    judge_max_tokens: int | None = None
+    judging: Any = None  # reward.builder.JudgeOptions: parser, no-think switch, max tokens, prompt file
     _judges: dict[str, Any] = field(default_factory=dict)
 
     def judge(self, kind: str, prompt: str | None = None, parse: Any = None) -> Any:
@@ -162,10 +162,12 @@ class Graders:
             raise UsageError("this benchmark is graded by an LLM judge: give --judge-model and --judge-base-url "
                              "(they default to the generation endpoint)")
         if kind not in self._judges:
+            from ltrl_cli.reward.builder import JudgeOptions
             from ltrl_cli.reward.judge import LLMJudge
 
             custom = {} if prompt is None else {"prompt": prompt, "parse": parse}
-            self._judges[kind] = LLMJudge(self.judge_llm, max_tokens=self.judge_max_tokens, **custom)
+            settings = (self.judging or JudgeOptions(name="llm")).settings()
+            self._judges[kind] = LLMJudge(self.judge_llm, **{**settings, **custom})
         return self._judges[kind]
 
 

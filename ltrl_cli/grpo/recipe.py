@@ -230,18 +230,17 @@ def _lora(s: GrpoSettings):
 
 
 def build_judge(s: GrpoSettings):
-    """The outcome judge: a rule (exact, contains) or an LLM behind an OpenAI-compatible endpoint."""
-    from ltrl_cli.reward.judge import make_judge
-
-    if s.judge != "llm":
-        return make_judge(s.judge)
-    from ltrl_cli.llm.factory import LLMOptions, make_llm
+    """The outcome judge: a rule (exact, contains) or the LLM judge at --judge-base-url, built
+    by the one judge builder every command uses (ltrl_cli.reward.builder)."""
+    from ltrl_cli.llm.factory import LLMOptions
+    from ltrl_cli.reward.builder import JudgeOptions
+    from ltrl_cli.reward.builder import build_judge as build
 
     # No response cache: completions are sampled and almost never repeat, and eight ranks
     # writing one sqlite file would only wait on each other's locks.
-    options = LLMOptions(backend="openai", base_url=s.judge_base_url, model=s.judge_model,
-                         api_key_env=s.judge_api_key_env, concurrency=s.judge_concurrency, no_cache=True)
-    return make_judge("llm", llm=make_llm(options))
+    options = LLMOptions(backend="openai", concurrency=s.judge_concurrency, no_cache=True)
+    return build(JudgeOptions(name=s.judge, base_url=s.judge_base_url, model=s.judge_model,
+                              api_key_env=s.judge_api_key_env), options)
 
 
 def _latest_checkpoint(output_dir: str | None) -> Path | None:
