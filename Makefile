@@ -5,6 +5,8 @@
 # the version pinned in constraints.txt (the versions tested; torch is the CPU build on
 # these machines, and GPU users bring their own: README, "Set-up"). pip itself is pinned
 # here. The test suite checks that constraints.txt pins everything ltrl resolves to.
+# `make bench` measures ltrl beside its peers into docs/performance.md (needs
+# ../shared/data; AUTHORS_SERVER=PATH/launch_server.py adds the authors' reward server).
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -35,6 +37,9 @@ constraints: $(STAMP)
 	$(PY) -m ltrl_cli.constraints freeze > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 	touch $(STAMP)
+
+bench: $(STAMP)
+	$(PY) bench/peers.py $(if $(AUTHORS_SERVER),--authors-server $(AUTHORS_SERVER))
 
 man: $(STAMP)
 	$(PY) -m ltrl_cli.manpages man

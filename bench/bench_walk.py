@@ -84,26 +84,68 @@ def child_numpy(path: Path, walks: int, hops: int) -> dict:
 
 
 def child_networkx(path: Path, walks: int, hops: int) -> dict:
+    g = CSR(path)
+    graph, ok_nodes = networkx_graph(g, allowed_mask(g))
+    started = time.perf_counter()
+    got = nx_walks(graph, ok_nodes, walks, hops, random.Random(1))
+    seconds = time.perf_counter() - started
+    return {"walks": got, "seconds": seconds, "walks_per_s": got / seconds,
+            "edges_in_networkx": graph.number_of_edges(),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def networkx_graph(g: CSR, allowed: np.ndarray):
+    """The graph as a networkx DiGraph, and the set of nodes the filters allow."""
     import networkx as nx
 
-    g = CSR(path)
-    allowed = allowed_mask(g)
     src = np.repeat(np.arange(len(g.indptr) - 1), np.diff(g.indptr))
     graph = nx.DiGraph()
     graph.add_edges_from(zip(src.tolist(), g.indices.tolist()))
-    ok_nodes = set(np.flatnonzero(allowed).tolist())
+    return graph, set(np.flatnonzero(allowed).tolist())
+
+
+def nx_walks(graph, ok_nodes: set, walks: int, hops: int, rng: random.Random) -> int:
+    """Distinct valid walks from random allowed starts until there are `walks` of them."""
     starts = sorted(ok_nodes)
-    rng = random.Random(1)
-    started = time.perf_counter()
     seen: set[tuple] = set()
     while len(seen) < walks:
         path_ = _nx_walk(graph, ok_nodes, rng.choice(starts), hops, rng)
         if path_:
             seen.add(path_)
-    seconds = time.perf_counter() - started
-    return {"walks": len(seen), "seconds": seconds, "walks_per_s": len(seen) / seconds,
-            "edges_in_networkx": graph.number_of_edges(),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return len(seen)
+
+
+def compare_walk(path: Path, nodes: int = 100_000, mean_degree: float = 17.0, walks: int = 200_000,
+                 peer_walks: int = 20_000, hops: int = 8) -> dict:
+    """For bench/peers.py: ltrl's walker and the networkx walker on this script's small graph
+    (its defaults), in one process, warmed up, alternately; walks/s of each."""
+    from bench.peers import alternate
+    from ltrl_cli.stages.walk import random_paths
+
+    path.mkdir(parents=True, exist_ok=True)
+    edges = build_graph(path, nodes, mean_degree, seed=0)
+    g = CSR(path)
+    allowed = allowed_mask(g)
+    graph, ok_nodes = networkx_graph(g, allowed)
+    seeds = iter(range(1, 100))
+
+    def ours(n: int = walks) -> float:
+        started = time.perf_counter()
+        got = sum(len(batch) for batch in random_paths(g, allowed, n, hops, seed=next(seeds)))
+        return got / (time.perf_counter() - started)
+
+    def peer(n: int = peer_walks) -> float:
+        started = time.perf_counter()
+        got = nx_walks(graph, ok_nodes, n, hops, random.Random(next(seeds)))
+        return got / (time.perf_counter() - started)
+
+    ours(walks // 10), peer(peer_walks // 10)  # warm up
+    result = alternate(ours, peer)
+    note = (f"{nodes:,} nodes, {edges:,} edges (power-law in-degrees, mean out-degree {mean_degree:g}), "
+            f"{hops} hops, ltrl walk's default degree filters, no revisits, up to 8 redraws; {walks:,} walks a "
+            f"run for ltrl's numpy walker (`stages/walk.random_paths`), {peer_walks:,} for the networkx walker "
+            "(a Python loop per hop, the same rules), both in one process.")
+    return {"nodes": nodes, "note": note, **result}
 
 
 def _nx_walk(graph, ok_nodes: set, node: int, hops: int, rng: random.Random, tries: int = 8) -> tuple | None:

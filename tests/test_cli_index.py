@@ -263,3 +263,17 @@ def test_an_index_of_another_format_is_refused_with_the_rebuild_command(built, t
     with pytest.raises(BackendError, match=f"index {target} has format 1 and this ltrl reads format 2 .*"
                                            f"rebuild it with: ltrl index {built[0] / 'small.jsonl.gz'} -o {target} --force"):
         open_index(target)
+
+
+def test_a_jvm_that_dies_before_reading_is_an_error_not_a_hang(tmp_path, monkeypatch):
+    import subprocess
+
+    from ltrl_cli.backends import lucene
+
+    def start(feed):  # the JVM ends at once, before it opens the pipes it was given
+        feed.proc = subprocess.Popen(["sh", "-c", "echo 'Error: no such class' >&2; exit 3"],
+                                     stderr=open(feed.log_path, "ab"))
+
+    monkeypatch.setattr(lucene.Feed, "_start", start)
+    with pytest.raises(BackendError, match=r"Lucene indexing failed \(exit 3\); see .*build.log: Error: no such class"):
+        lucene.Feed(tmp_path / "scratch", tmp_path / "lucene", tmp_path / "build.log", threads=2)

@@ -8,8 +8,8 @@ Facts this module is built around (see DESIGN.md):
   later `import pyserini...` then finds the JVM running and leaves it alone.
 - `autoclass("io.anserini.search.SimpleSearcher")` opens an index in about a second,
   whereas importing pyserini's LuceneSearcher pulls torch and takes 7-16 s.
-- Indexing runs Anserini's IndexCollection in a child process: its log goes to a file, the
-  JVM never touches our stdout, and its heap is returned when it ends. The kernel kills
+- Indexing runs Anserini's IndexCollection in a child process (`Feed`): its log goes to a
+  file, the JVM never touches our stdout, and its heap is returned when it ends. The kernel kills
   that JVM when its parent dies, even by SIGKILL (PR_SET_PDEATHSIG). The searching JVM
   runs inside our own process (pyjnius), so it ends with it.
 
@@ -19,14 +19,18 @@ Set LTRL_VERBOSE_BACKEND=1 to see the JVM's own warnings on stderr.
 from __future__ import annotations
 
 import ctypes
+import errno
 import importlib.util
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Callable
+
+import orjson
 
 from ltrl_cli.backends.base import tokens
 from ltrl_cli.errors import BackendError, MissingDependency
@@ -103,25 +107,94 @@ def start_jvm():
         return autoclass
 
 
-def build(collection_dir: Path, index_dir: Path, log_path: Path, threads: int) -> None:
-    """Run Anserini's IndexCollection over JsonCollection files (`id`, `contents`).
+class Feed:
+    """Anserini's IndexCollection, indexing pages while they are still being read.
 
-    `contents` is stored as well as indexed (the page's text, read back by id and for
-    snippets); not the raw JSON line, which would store the text a second time.
-    Positions and document vectors are not stored: BM25 needs neither, and on KILT they
-    would add tens of GB.
+    Pages go round-robin into one named pipe per Lucene thread (Anserini gives each file
+    of a JsonCollection to one thread), so Lucene indexes while Python streams the KILT
+    file and the JVM starts while the first pages are parsed; no collection is written to
+    disk. Where named pipes do not exist, the files are written whole and indexed at
+    `finish()`. Each line is `id` and `contents`; `contents` is stored as well as indexed
+    (the page's text, read back by id and for snippets), once. Positions and document
+    vectors are not stored: BM25 needs neither, and on KILT they would add tens of GB.
     """
-    java = Path(java_home()) / "bin" / "java"
-    argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
-            "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
-            "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection_dir),
-            "-index", str(index_dir), "-threads", str(threads), "-storeContents", "-optimize"]
-    with open(log_path, "ab") as log:
-        status = subprocess.run(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                preexec_fn=_die_with(os.getpid())).returncode
-    if status != 0:
-        tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
-        raise BackendError(f"Lucene indexing failed (exit {status}); see {log_path}: {' | '.join(tail)}")
+
+    def __init__(self, scratch: Path, index_dir: Path, log_path: Path, threads: int):
+        self.log_path, self.count, self.proc = Path(log_path), 0, None
+        collection = Path(scratch) / "collection"
+        collection.mkdir(parents=True)
+        java = Path(java_home()) / "bin" / "java"
+        self._argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
+                      "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
+                      "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection),
+                      "-index", str(index_dir), "-threads", str(threads), "-storeContents", "-optimize"]
+        paths = [collection / f"part-{i:03d}.jsonl" for i in range(max(1, threads))]
+        self.piped, self._files = hasattr(os, "mkfifo"), []
+        if self.piped:
+            for path in paths:
+                os.mkfifo(path)
+            self._start()
+        for path in paths:
+            self._files.append(self._open_pipe(path) if self.piped else open(path, "wb"))
+
+    def add(self, page_id: str, text: str) -> None:
+        try:
+            self._files[self.count % len(self._files)].write(orjson.dumps({"id": page_id, "contents": text}) + b"\n")
+        except BrokenPipeError:  # the JVM stopped reading: it failed
+            self._failed()
+        self.count += 1
+
+    def close_input(self) -> None:
+        """No more pages: Lucene finishes what it has (call `finish` to wait for it)."""
+        try:
+            for stream in self._files:
+                stream.close()
+        except BrokenPipeError:
+            self._failed()
+        if not self.piped:
+            self._start()
+
+    def finish(self) -> None:
+        """Wait for Lucene to index and merge everything; BackendError if it failed."""
+        if self.proc.wait() != 0:
+            self._failed()
+
+    def abort(self) -> None:
+        """Stop the JVM (the build failed elsewhere)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for stream in self._files:
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def _start(self) -> None:
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(self._argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                         preexec_fn=_die_with(os.getpid()))
+
+    def _open_pipe(self, path: Path):
+        """Open a pipe for writing once Anserini opens it to read, or fail if the JVM ends first."""
+        while True:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError as exc:
+                if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                    raise
+                if self.proc.poll() is not None:
+                    self._failed()
+                time.sleep(0.02)
+                continue
+            os.set_blocking(fd, True)
+            return os.fdopen(fd, "wb", buffering=1 << 16)
+
+    def _failed(self):
+        self.abort()
+        tail = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
+        raise BackendError(f"Lucene indexing failed (exit {self.proc.returncode if self.proc else '?'}); see "
+                           f"{self.log_path}: {' | '.join(tail)}")
 
 
 def _die_with(parent: int) -> Callable[[], None]:

@@ -96,39 +96,3 @@ class Meta:
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
-
-
-class Collection:
-    """Writes the JsonCollection files Anserini indexes, spread over `files` parts.
-
-    Anserini gives each file to one thread, so a corpus in one file indexes on one core
-    whatever `-threads` says: pages go round-robin to `files` parts, each rolled over
-    after `chunk_pages` pages.
-    """
-
-    def __init__(self, out: Path, files: int, chunk_pages: int):
-        self.out, self.files, self.chunk_pages = Path(out), max(1, files), chunk_pages
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._open: dict[int, object] = {}
-        self.count = 0
-
-    def add(self, page_id: str, text: str) -> None:
-        slot, block = self.count % self.files, self.count // (self.files * self.chunk_pages)
-        stream = self._open.get(slot)
-        if stream is None or stream.block != block:
-            if stream is not None:
-                stream.close()
-            stream = self._open[slot] = _Part(self.out / f"part-{block:05d}-{slot:02d}.jsonl", block)
-        stream.write(orjson.dumps({"id": page_id, "contents": text}) + b"\n")
-        self.count += 1
-
-    def close(self) -> None:
-        for stream in self._open.values():
-            stream.close()
-        self._open.clear()
-
-
-class _Part:
-    def __init__(self, path: Path, block: int):
-        self.block, self._file = block, open(path, "wb")
-        self.write, self.close = self._file.write, self._file.close

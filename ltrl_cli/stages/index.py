@@ -1,8 +1,9 @@
 """Build an index directory from a KILT file: Lucene index + link graph + title map.
 
-One streaming pass over the KILT file feeds three writers: JsonCollection files for
-Lucene (`id` and `contents`, the page's text, stored once), the rest of each page's
-record (backends/pagestore.py), and the graph writer (titles, ids, spooled links). Then Anserini indexes the chunks, the
+One streaming pass over the KILT file feeds three writers: Anserini's indexer, running
+meanwhile and fed through named pipes (`id` and `contents`, the page's text, stored
+once), the rest of each page's record (backends/pagestore.py), and the graph writer
+(titles, ids, spooled links). Then Anserini indexes the chunks, the
 links are resolved, and the COMPLETE marker is written last: a run killed at any point
 leaves a directory that `open_index` refuses and `ltrl index --force` may replace.
 
@@ -32,7 +33,7 @@ from ltrl_cli.backends import kilt
 from ltrl_cli.backends.index import COMPLETE, OWNER_MARK, owner_mark
 from ltrl_cli.backends.graph import GraphWriter
 from ltrl_cli.backends.pages import DERIVED, PageReader
-from ltrl_cli.backends.pagestore import FORMAT, Collection, MetaWriter, split_page
+from ltrl_cli.backends.pagestore import FORMAT, MetaWriter, split_page
 from ltrl_cli.errors import LtrlError
 from ltrl_cli.io import replacing
 
@@ -41,7 +42,7 @@ PEEK_PAGES = 1000  # pages looked at to tell a corpus without anchors
 
 
 def build_index(source: Path, out: Path, *, force: bool = False, threads: int | None = None,
-                chunk_pages: int = 50_000, id_field: str | None = None, link_mentions: bool | None = None,
+                id_field: str | None = None, link_mentions: bool | None = None,
                 progress: Callable[[Iterable[dict]], Iterator[dict]] | None = None) -> dict:
     """Index the corpus file `source` into directory `out`; return the counts for the summary.
 
@@ -50,7 +51,6 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
         out: the index directory to create; it must not exist (or be empty) unless `force`.
         force: replace an existing index directory (never a directory ltrl did not make).
         threads: Lucene indexing threads (default: the CPU count, at most 8).
-        chunk_pages: pages per JsonCollection file at most (Anserini indexes files in parallel).
         id_field: the field holding page ids ("title": derive them); None: the first of
             wikipedia_id, _id, id that the first page has.
         link_mentions: infer links from title mentions on pages without anchors; None:
@@ -64,13 +64,13 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
     kilt.open_kilt(source).close()  # "no such file", "is a directory" before anything is made
     made = _prepare(out, force, source)
     try:
-        return _build(source, out, threads, chunk_pages, id_field, link_mentions, progress, started)
+        return _build(source, out, threads, id_field, link_mentions, progress, started)
     except BaseException:
         _discard(out, made)
         raise
 
 
-def _build(source, out, threads, chunk_pages, id_field, link_mentions, progress, started) -> dict:
+def _build(source, out, threads, id_field, link_mentions, progress, started) -> dict:
     reader = PageReader(id_field)
     if link_mentions is None:
         link_mentions = not _has_anchors(itertools.islice(kilt.read_pages(source, PageReader(id_field)), PEEK_PAGES))
@@ -87,22 +87,27 @@ def _build(source, out, threads, chunk_pages, id_field, link_mentions, progress,
     scratch.mkdir()
     threads = threads or _threads()
     graph, meta = GraphWriter(out / "graph", scratch), MetaWriter(out / "pages")
-    collection = Collection(scratch / "collection", threads, chunk_pages)
     pages = kilt.read_pages(source, reader)
     if reader.chosen_by_first_page:
         pages = _announce_ids(pages, reader)
-    n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, meta, collection, linker)
-    if n == 0:
-        raise LtrlError(f"{source}: no pages found")
+    from ltrl_cli.backends.lucene import Feed
+
+    feed = Feed(scratch, out / "lucene", out / "build.log", threads)
+    try:
+        n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, meta, feed, linker)
+        if n == 0:
+            raise LtrlError(f"{source}: no pages found")
+        feed.close_input()
+        with console.status("resolving links"):  # while Lucene merges
+            stats = graph.finish()
+        with console.status(f"Lucene: indexing {n:,} pages"):
+            feed.finish()
+    except BaseException:
+        feed.abort()
+        raise
     if repeats.count:
         console.warn(f"index: skipped {repeats.count:,} page(s) whose id an earlier page already had "
                      f"(first: id {repeats.first!r}); the first page of each id is the one indexed")
-    with console.status(f"Lucene: indexing {n:,} pages"):
-        from ltrl_cli.backends import lucene
-
-        lucene.build(scratch / "collection", out / "lucene", out / "build.log", threads)
-    with console.status("resolving links"):
-        stats = graph.finish()
     shutil.rmtree(scratch)
     stats.update(repeated_ids=repeats.count, inferred_links=inferred, source=str(source),
                  seconds=round(time.perf_counter() - started, 1), format=FORMAT, id_field=reader.id_field,
@@ -196,9 +201,9 @@ class Repeats:
     first: str | None = None
 
 
-def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, collection: Collection,
+def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, feed,
             linker=None) -> tuple[int, Repeats, int]:
-    """Write each page to the Lucene collection, the page records and the graph; return the page count.
+    """Write each page to Lucene's feed, the page records and the graph; return the page count.
 
     KILT ids are unique; a page whose id came before (a file concatenated twice, a
     merge of two dumps) is skipped and counted, so Lucene and the graph agree on which
@@ -206,23 +211,20 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, collect
     anchors inferred from the titles it mentions (their number is returned last).
     """
     count, seen, repeats, inferred = 0, kilt.SeenIds(), Repeats(), 0
-    try:
-        for page in pages:
-            page_id = str(page["wikipedia_id"])
-            if not seen.add(page_id):
-                repeats.count += 1
-                repeats.first = repeats.first or page_id
-                continue
-            if linker is not None and not page["anchors"] and not page.get("unplaced_links"):
-                page["anchors"] = linker.anchors(page)
-                inferred += len(page["anchors"])
-            text, record = split_page(page)
-            collection.add(page_id, text)
-            meta.add(record)
-            graph.add_page(page_id, str(page["wikipedia_title"]), kilt.page_links(page))
-            count += 1
-    finally:
-        collection.close()
+    for page in pages:
+        page_id = str(page["wikipedia_id"])
+        if not seen.add(page_id):
+            repeats.count += 1
+            repeats.first = repeats.first or page_id
+            continue
+        if linker is not None and not page["anchors"] and not page.get("unplaced_links"):
+            page["anchors"] = linker.anchors(page)
+            inferred += len(page["anchors"])
+        text, record = split_page(page)
+        feed.add(page_id, text)
+        meta.add(record)
+        graph.add_page(page_id, str(page["wikipedia_title"]), kilt.page_links(page))
+        count += 1
     meta.finish()
     return count, repeats, inferred
 

