@@ -27,7 +27,6 @@ import random
 import resource
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import orjson
@@ -91,8 +90,7 @@ def questions(store: DictStore, n: int, seed: int) -> list[dict]:
 
 def timed_pass(records, store, counter, target) -> tuple[float, list[dict]]:
     start = time.perf_counter()
-    out = list(assemble(records, store=store, counter=counter, options=AssembleOptions(target_tokens=target),
-                        tally=Counter()))
+    out = list(assemble(records, store=store, counter=counter, options=AssembleOptions(target_tokens=target)))
     return time.perf_counter() - start, out
 
 
