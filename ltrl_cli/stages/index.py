@@ -3,9 +3,9 @@
 One streaming pass over the KILT file feeds three writers: Anserini's indexer, running
 meanwhile and fed through named pipes (`id` and `contents`, the page's text, stored
 once), the rest of each page's record (backends/pagestore.py), and the graph writer
-(titles, ids, spooled links). Then Anserini indexes the chunks, the
-links are resolved, and the COMPLETE marker is written last: a run killed at any point
-leaves a directory that `open_index` refuses and `ltrl index --force` may replace.
+(titles, ids, spooled links). The links are resolved while Lucene merges, and the
+COMPLETE marker is written last: a run killed at any point leaves a directory that
+`open_index` refuses and `ltrl index --force` may replace.
 
 DIR/
   lucene/     Lucene index (BM25; each page's text stored)
