@@ -126,7 +126,12 @@ def records_reference() -> str:
             path = ".".join(p + ("[]" if i < len(f.lists) and f.lists[i] else "") for i, p in enumerate(f.parts))
             out.append(f"| {stage} | `{path}` | {describe(f.type, link=True)} | {'required' if f.required else ''} |")
     out.append("\n`x[].y`: the `y` of every item of the list `x`. `ltrl score` reads its fields at the paths "
-               "its `--*-key` options name; `ltrl assemble --strategy traj-*` needs `tiers` as well.\n")
+               "its `--*-key` options name; `ltrl assemble --strategy traj-*` needs `tiers` as well. Rules "
+               "over the whole record, checked once its fields pass:\n")
+    for stage, reads in records.READS.items():
+        out += [f"- {stage}: {' '.join((rule.__doc__ or rule.__name__).split())}" for rule in reads.rules]
+    out.append("- eval: a record of another benchmark than `-b` is refused.\n"
+               "- export --format slime: a record needs `metadata.question` (the reward server's judge reads it).\n")
     for name, layout in vars(records).items():
         if not (isinstance(layout, type) and typing.is_typeddict(layout) and layout.__module__ == records.__name__):
             continue

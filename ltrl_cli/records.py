@@ -58,7 +58,7 @@ class AgentRecord(QuestionRecord):
     """`ltrl search-agent` output."""
 
     rollouts: list[Rollout]
-    agent: dict[str, Any]  # {"backend", "model", "protocol", "rollouts", "judge", ..., "correct_rollouts", "failed_rollouts"}
+    agent: dict[str, Any]  # {"backend", "model", "protocol", "rollouts", "judge", ..., "correct_rollouts", ...}
 
 
 class TieredRecord(AgentRecord):
@@ -331,7 +331,25 @@ def unique_ids(ids) -> list[str]:
 
 # ---------------------------------------------------------------- what each stage reads
 # Required fields must be there; optional ones are checked when present. A path through
-# a list of objects is checked in every item (`rollouts.seen`).
+# a list of objects is checked in every item (`rollouts.seen`). Rules look at the whole
+# record once its fields passed.
+
+
+def has_gold_pages(record: dict) -> str | None:
+    """There are gold pages: `tiers.gold` when there is one, else the `path`."""
+    tiers = record.get("tiers") or {}
+    if not (tiers["gold"] if "gold" in tiers else record.get("path")):
+        return "no gold pages (needs a non-empty 'tiers.gold' or 'path')"
+    return None
+
+
+def samples_have_text(record: dict) -> str | None:
+    """Every sample has a text to grade (`content` or `response`)."""
+    for i, sample in enumerate(record["samples"]):
+        if sample.get("content") is None and sample.get("response") is None:
+            return f"samples[{i}] has neither 'content' nor 'response'"
+    return None
+
 
 _ROLLOUT = ("rollouts.correct", "rollouts.stop", "rollouts.seen", "rollouts.opened", "rollouts.cited")
 
@@ -343,7 +361,8 @@ READS: dict[str, Reads] = {
     "tier": Reads(AgentRecord, required=("rollouts",), optional=("id", "path.id") + _ROLLOUT),
     # --strategy traj-*: `tiers` is required as well (READS["assemble"].adjusted(required=("tiers",)))
     "assemble": Reads(TieredRecord, required=("id", "question", "answer"),
-                      optional=("gold_entities", "path.id", "tiers", "tiers.gold", "tiers.tier1", "tiers.tier2")),
+                      optional=("gold_entities", "path.id", "tiers", "tiers.gold", "tiers.tier1", "tiers.tier2"),
+                      rules=(has_gold_pages,)),
     "stats": Reads(TrainingRecord, required=("input_messages", "input_messages.content", "metadata.docs.span"),
                    optional=("id", "metadata.rubrics", "metadata.tokens", "metadata.target_tokens",
                              "metadata.strategy", "metadata.docs.id", "metadata.docs.tier", "metadata.docs.tokens",
@@ -357,7 +376,8 @@ READS: dict[str, Reads] = {
                    optional=("rubrics", "question", "responses", "response", "truncated")),
     # --score-only: a previous run's output
     "eval": Reads(EvalRecord, required=("id", "gold", "samples"),
-                  optional=("benchmark", "question", "grading", "buckets", "samples.content", "samples.response")),
+                  optional=("benchmark", "question", "grading", "buckets", "samples.content", "samples.response"),
+                  rules=(samples_have_text,)),
     "grpo": Reads(TrainingInput, required=("input_messages.content", "label"),
                   optional=("id", "input_messages.role", "metadata.question", "metadata.rubrics",
                             "metadata.gold_entities", "question", "gold_entities", "rubrics")),

@@ -101,8 +101,9 @@ class Reads:
     """
 
     def __init__(self, layout: type, *, required: Iterable[str] = (), optional: Iterable[str] = (),
-                 rename: dict[str, str] | None = None):
+                 rename: dict[str, str] | None = None, rules: Iterable[Callable[[dict], str | None]] = ()):
         self.layout = layout
+        self.rules = tuple(rules)  # record-wide: run on a record whose fields passed; a message or None
         self._required = tuple(required)
         self._optional = tuple(p for p in optional if p not in self._required)
         self._rename = dict(rename or {})
@@ -112,23 +113,32 @@ class Reads:
         )
 
     def adjusted(self, *, rename: dict[str, str] | None = None, required: Iterable[str] = (),
-                 without: Iterable[str] = ()) -> "Reads":
+                 without: Iterable[str] = (), rules: Iterable[Callable[[dict], str | None]] = ()) -> "Reads":
         """The same reads with some fields found under other paths (score's --label-key;
-        named by their layout path), some optional ones required, some left out."""
+        named by their layout path), some optional ones required, some left out, and more
+        record-wide rules (eval's --benchmark, export's slime format)."""
         without = set(without)
         required = tuple(p for p in self._required + tuple(required) if p not in without)
         optional = tuple(p for p in self._optional if p not in without)
         return Reads(self.layout, required=tuple(dict.fromkeys(required)), optional=optional,
-                     rename={**self._rename, **(rename or {})})
+                     rename={**self._rename, **(rename or {})}, rules=self.rules + tuple(rules))
 
     def check(self, record: dict) -> None:
-        """Raise BadInput (without a line; the reader adds it) at the first wrong field."""
+        """Raise BadInput (without a line; the reader adds it) at the first wrong field, or
+        the first record-wide rule that fails."""
         for f in self.fields:
             problem = _check_field(record, f)
             if problem is not None:
-                rid = record.get("id")
-                note = f" (record {rid!r})" if isinstance(rid, (str, int)) and not isinstance(rid, bool) else ""
-                raise BadInput(problem + note)
+                raise BadInput(problem + _record_note(record))
+        for rule in self.rules:
+            problem = rule(record)
+            if problem is not None:
+                raise BadInput(problem + _record_note(record))
+
+
+def _record_note(record: dict) -> str:
+    rid = record.get("id")
+    return f" (record {rid!r})" if isinstance(rid, (str, int)) and not isinstance(rid, bool) else ""
 
 
 # ---------------------------------------------------------------- resolving paths in layouts

@@ -141,4 +141,5 @@ def test_a_record_without_its_question_is_refused(tmp_path):
     del record["metadata"]["question"]
     result = run_ltrl("export", "--format", "slime", input=to_jsonl([record]))
     assert result.returncode == 1
-    assert "ltrl export: record a: no metadata.question" in result.stderr.decode()
+    assert "ltrl export: line 1: no metadata.question" in result.stderr.decode()
+    assert "(record 'a')" in result.stderr.decode()

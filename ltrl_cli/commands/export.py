@@ -68,7 +68,8 @@ def export_command(
             raise UsageError("--source-config and --reward-url go together: the config names the reward server")
         if source_config:  # bad values stop the run before any record is read
             E.slime_source_config([], reward_url, processor)
-        records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["export"])
+        schema = READS["export"].adjusted(rules=(E.has_question,) if fmt == "slime" else ())
+        records = stdin_records(skip_bad=skip_bad, stats=run, schema=schema)
         seen = E.SourcesSeen()
         produced = seen(rows(records, fmt)) if source_config else rows(records, fmt)
         if writes_parquet(fmt, output):

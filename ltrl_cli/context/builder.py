@@ -23,7 +23,7 @@ from ltrl_cli.backends.base import PageStore, Searcher, page_body
 from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.context.layout import (DOC_SEPARATOR, AssembleOptions, Doc, render, render_parts, training_record,
                                      user_turn)
-from ltrl_cli.errors import BackendError, BadInput
+from ltrl_cli.errors import BackendError
 from ltrl_cli.io import chunked
 from ltrl_cli.lru import ABSENT, LRU
 from ltrl_cli.records import path_ids, unique_ids
@@ -60,9 +60,7 @@ class ContextBuilder:
 
     def _gold_docs(self, record: dict, used: set[str]) -> list[Doc]:
         tiers = record.get("tiers") or {}
-        ids = unique_ids(tiers["gold"] if "gold" in tiers else path_ids(record))
-        if not ids:
-            raise BadInput(f"record {record['id']}: no gold pages (needs 'tiers.gold' or 'path')")
+        ids = unique_ids(tiers["gold"] if "gold" in tiers else path_ids(record))  # records.has_gold_pages: some
         missing = [pid for pid in ids if self._page(pid) is None]
         if missing:
             raise BackendError(f"record {record['id']}: gold page {missing[0]} is not in the index "

@@ -160,14 +160,8 @@ def evaluate(items: Iterable[Item], evaluator: Evaluator, *, samples: int, concu
 
 def _gradable(record: dict[str, Any], number: int) -> tuple[Item, list[dict[str, Any]]]:
     """The item and samples of a previous output record (checked against READS["eval"] by
-    the reader); BadInput when a sample has no text to grade."""
-    from ltrl_cli.errors import BadInput
-
-    samples = record["samples"]
-    for sample in samples:
-        if sample.get("content") is None and sample.get("response") is None:
-            raise BadInput(f"record {number}: a sample has neither 'content' nor 'response'")
-    return Item.from_record(record), samples
+    the reader: every sample has a text to grade)."""
+    return Item.from_record(record), record["samples"]
 
 
 def regrade(records: Iterable[dict[str, Any]], evaluator: Evaluator, *, concurrency: int

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import in_shard, open_input, parse_shard, read_records, shard_records, stdin_records
@@ -71,16 +71,17 @@ def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reade
     """A previous run's records, from `data` (plain or .gz) or stdin, checked against
     READS["eval"] as they are read."""
     chosen = parse_shard(shard)
+    schema = READS["eval"].adjusted(rules=(of_benchmark(benchmark),))
 
     def counted(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        for record in _this_benchmark(records, benchmark):
+        for record in records:
             selection.read += 1
             if in_shard(str(record.get("id")), chosen):
                 selection.kept += 1
                 yield record
 
     if data is None:
-        yield from islice(counted(stdin_records(skip_bad=skip_bad, stats=reader, schema=READS["eval"])), limit)
+        yield from islice(counted(stdin_records(skip_bad=skip_bad, stats=reader, schema=schema)), limit)
         return
     if data.is_dir():
         raise BadInput("is a directory (--score-only --data names a previous `ltrl eval` output file)",
@@ -88,15 +89,18 @@ def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reade
     if not data.is_file():
         raise BadInput("not found (--score-only --data names a previous `ltrl eval` output)", source=str(data))
     with open_input(data) as handle:
-        records = read_records(handle, skip_bad=skip_bad, source=str(data), stats=reader, schema=READS["eval"])
+        records = read_records(handle, skip_bad=skip_bad, source=str(data), stats=reader, schema=schema)
         yield from islice(counted(records), limit)
 
 
-def _this_benchmark(records: Iterable[dict[str, Any]], benchmark: str) -> Iterator[dict[str, Any]]:
-    for record in records:
+def of_benchmark(benchmark: str) -> Callable[[dict[str, Any]], str | None]:
+    """The READS rule for --score-only: a record of another benchmark is refused."""
+
+    def rule(record: dict[str, Any]) -> str | None:
         if record.get("benchmark") not in (None, benchmark):
-            raise BadInput(f"record {record.get('id')!r} is from benchmark {record['benchmark']!r}, not {benchmark!r}")
-        yield record
+            return f"a record of benchmark {record['benchmark']!r}, not {benchmark!r}"
+        return None
+    return rule
 
 
 def remember(records: Iterable[dict[str, Any]], kept: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:

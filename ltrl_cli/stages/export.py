@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.errors import UsageError
 from ltrl_cli.io import chunked, replacing
 from ltrl_cli.records import reward_info
 
@@ -59,11 +59,14 @@ def to_slime(record: dict) -> dict:
 
 def _question(record: dict, meta: dict) -> str:
     """The question alone (the judge reads it), from metadata or an earlier export."""
-    question = meta.get("question") or (meta.get("extra_reward_info") or {}).get("question")
-    if not isinstance(question, str) or not question.strip():
-        raise BadInput(f"record {record.get('id')}: no metadata.question; the reward server's judge needs the "
-                       "question alone (ltrl assemble writes it)")
-    return question
+    return meta.get("question") or (meta.get("extra_reward_info") or {}).get("question")
+
+
+def has_question(record: dict) -> str | None:
+    """The READS rule of --format slime: the reward server's judge needs the question alone."""
+    if not (_question(record, record.get("metadata") or {}) or "").strip():
+        return "no metadata.question; the reward server's judge needs the question alone (ltrl assemble writes it)"
+    return None
 
 
 def _rubrics(record: dict, meta: dict) -> list[str]:

@@ -186,7 +186,7 @@ def test_missing_aa_lcr_documents_stop_or_are_skipped(tmp_path):
 def test_score_only_rejects_records_of_another_benchmark(tmp_path):
     record = {"id": "1", "benchmark": "mrcr", "gold": "x", "samples": [{"content": "x"}]}
     result = invoke("eval", "-b", "longreason", "--score-only", input=to_jsonl([record]))
-    assert result.returncode == 1 and "from benchmark 'mrcr'" in result.stderr.decode()
+    assert result.returncode == 1 and "line 1: a record of benchmark 'mrcr', not 'longreason'" in result.stderr.decode()
 
 
 def test_score_only_of_a_judged_benchmark_needs_a_judge():

@@ -12,6 +12,7 @@ from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
 from ltrl_cli.context.layout import STRATEGIES, AssembleOptions
 from ltrl_cli.corpus import generate_demo
 from ltrl_cli.errors import BackendError, BadInput, UsageError
+from ltrl_cli.records import READS
 from ltrl_cli.stages.assemble import assemble
 from ltrl_cli.stats import Stats
 from tests.conftest import SHARED_DATA
@@ -193,8 +194,8 @@ def test_bad_options_and_inputs(index, trained):
     with pytest.raises(BackendError, match="no-such-page"):
         run([record], index, trained)
     record["tiers"]["gold"], record["path"] = [], []
-    with pytest.raises(BadInput, match="no gold pages"):
-        run([record], index, trained)
+    with pytest.raises(BadInput, match="no gold pages"):  # refused at the entrance
+        READS["assemble"].check(record)
 
 
 def test_random_strategy_needs_only_the_path(index, trained):
