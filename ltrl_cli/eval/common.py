@@ -19,9 +19,13 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ltrl_cli.errors import UsageError
+from ltrl_cli.llm.base import LLM
+
+if TYPE_CHECKING:
+    from ltrl_cli.reward.judge import Judge
 
 BENCHMARKS = {
     "aa-lcr": "aa_lcr",
@@ -151,12 +155,12 @@ class Graders:
     prompt) or `longtracerl` (the method's yes/no prompt, as `ltrl score` uses).
     """
 
-    judge_llm: Any = None
+    judge_llm: LLM | None = None
     judge_prompt: str = "official"
     judging: Any = None  # reward.builder.JudgeOptions: parser, no-think switch, max tokens, prompt file
     _judges: dict[str, Any] = field(default_factory=dict)
 
-    def judge(self, kind: str, prompt: str | None = None, parse: Any = None) -> Any:
+    def judge(self, kind: str, prompt: str | None = None, parse: Any = None) -> Judge:
         """A judge over `judge_llm`: the LongTraceRL judge, or one with its own prompt/parser."""
         if self.judge_llm is None:
             raise UsageError("this benchmark is graded by an LLM judge: give --judge-model and --judge-base-url "

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ltrl_cli.backends.base import clip, page_body
-from ltrl_cli.llm.base import ChatRequest, RequestRejected
+from ltrl_cli.llm.base import LLM, ChatRequest, RequestRejected
 from ltrl_cli.llm.text import parse_json_object
 from ltrl_cli.reward.rules import normalize
 from ltrl_cli.synth.questions import Chain, Draft, SynthOptions
@@ -58,7 +58,7 @@ def build_prompt(chain: Chain, options: SynthOptions) -> str:
 class LLMWriter:
     """Drafts with an LLM: one request per chain, one more when the JSON cannot be read."""
 
-    def __init__(self, llm: Any, options: SynthOptions):
+    def __init__(self, llm: LLM, options: SynthOptions):
         self.llm = llm
         self.name = llm.name
         self.model = llm.model
