@@ -31,7 +31,6 @@ NEEDS = {
     "AA-LCR/": "the AA-LCR data",
     "--resume": "a training run",
     "Ada Lovelace": "a Wikipedia index",
-    "2wiki_corpus": "the 2WikiMultihopQA corpus",
 }
 # Files the examples read that no earlier example writes, made before the first example.
 ORDER = ["corpus demo", "index", "walk", "synth", "search-agent", "tier", "corpus tokenizer", "assemble",
