@@ -80,6 +80,9 @@ class GrpoSettings:
     judge_model: str | None = None
     judge_api_key_env: str | None = None  # name of the environment variable with the key
     judge_concurrency: int = 32
+    judge_parse: str = "strict"  # the authors' rule; tolerant: ltrl's earlier reading
+    judge_no_think: str = "chat-template"  # how the endpoint is told not to think; thinking-disabled: theirs
+    judge_prompt_file: str | None = None  # a prompt with {question}, {correct_answer}, {response}
     # No verdict after the judge's retries: "exclude" (zero advantage, counted) or "zero"
     # (outcome 0, counted: the authors' server scores it so).
     on_judge_error: str = "exclude"
@@ -119,6 +122,8 @@ CHOICES = {
     "rubric_on": ("content", "reasoning", "both"),
     "judge": ("exact", "contains", "llm"),
     "on_judge_error": ("exclude", "zero"),
+    "judge_parse": ("strict", "tolerant"),
+    "judge_no_think": ("chat-template", "thinking-disabled", "none"),
     "vllm_mode": ("colocate", "server"),
     "bf16": ("auto", "true", "false"),
     "scale_rewards": ("group", "batch", "none"),
@@ -197,6 +202,8 @@ def validate(s: GrpoSettings) -> None:
         raise UsageError(f"settings importance_sampling_min / _max: need 0 <= min < max, got "
                          f"{s.importance_sampling_min} / {s.importance_sampling_max}")
     check_key_env(s.judge_api_key_env, "setting judge_api_key_env")  # before the settings are written to OUTDIR
+    if s.judge_prompt_file and not Path(s.judge_prompt_file).expanduser().is_file():
+        raise UsageError(f"setting judge_prompt_file: {s.judge_prompt_file} is not a file")
     if s.judge == "llm" and not (s.judge_base_url and s.judge_model):
         raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint)")
     if s.use_vllm and s.vllm_mode == "server" and not s.vllm_server_base_url:

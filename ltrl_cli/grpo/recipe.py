@@ -239,8 +239,10 @@ def build_judge(s: GrpoSettings):
     # No response cache: completions are sampled and almost never repeat, and eight ranks
     # writing one sqlite file would only wait on each other's locks.
     options = LLMOptions(backend="openai", concurrency=s.judge_concurrency, no_cache=True)
+    prompt = Path(s.judge_prompt_file).expanduser() if s.judge_prompt_file else None
     return build(JudgeOptions(name=s.judge, base_url=s.judge_base_url, model=s.judge_model,
-                              api_key_env=s.judge_api_key_env), options)
+                              api_key_env=s.judge_api_key_env, parser=s.judge_parse, no_think=s.judge_no_think,
+                              prompt_file=prompt), options)
 
 
 def _latest_checkpoint(output_dir: str | None) -> Path | None:

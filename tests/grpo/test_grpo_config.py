@@ -108,3 +108,22 @@ def test_latest_checkpoint_is_by_step_not_by_name(tmp_path):
     (tmp_path / "checkpoint-x").mkdir()
     assert latest_checkpoint(tmp_path).name == "checkpoint-10"
     assert latest_checkpoint(tmp_path / "missing") is None
+
+
+def test_the_judge_settings_reach_the_one_judge_builder(tmp_path):
+    from ltrl_cli.grpo.recipe import build_judge
+    from ltrl_cli.reward import judge as J
+
+    prompt = tmp_path / "judge.txt"
+    prompt.write_text("Q {question} A {correct_answer} R {response}")
+    s = merge(GrpoSettings(), {"judge": "llm", "judge_base_url": "http://127.0.0.1:9/v1", "judge_model": "m",
+                               "judge_parse": "tolerant", "judge_no_think": "thinking-disabled",
+                               "judge_prompt_file": str(prompt)})
+    judge = build_judge(s)
+    assert judge.extra == {"thinking": {"type": "disabled"}} and judge.read is J.parse_tolerant
+    assert judge.prompt == prompt.read_text() and judge.temperature is None
+    default = build_judge(merge(s, {"judge_parse": "strict", "judge_no_think": "chat-template",
+                                    "judge_prompt_file": None}))
+    assert default.read is J.parse_strict and default.extra == {"chat_template_kwargs": {"enable_thinking": False}}
+    with pytest.raises(UsageError, match="judge_prompt_file: .* is not a file"):
+        merge(s, {"judge_prompt_file": str(tmp_path / "missing.txt")})
