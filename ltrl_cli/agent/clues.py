@@ -123,12 +123,16 @@ def quote_pattern(quote: str) -> tuple[re.Pattern | None, list[str | None]]:
     (('Pimburg Guild', 'Venmoor'), ['9', None])
     >>> quote_pattern("Born in: [E4]")[0].search("Born in: Lake Femseist").group(1)
     'Lake Femseist'
+    >>> quote_pattern("[E3] was connected with [E4].")[0].search("It rained. Ulm was connected with Bo.").groups()
+    ('Ulm', 'Bo')
+    >>> quote_pattern("In [...] [E2] met [E1].")[0].search("In 1989 Bo Ek met Ulm No. 3. Then.").groups()
+    ('1989', 'Bo Ek', 'Ulm No. 3')
     """
     quote = quote.split(_CUT, 1)[0].rstrip()  # a clipped quote: match what is left
     parts, fills, position = [], [], 0
     for match in _MASK.finditer(quote):
         parts.append(_literal(quote[position : match.start()]))
-        parts.append(r"(.{1,80}?)")
+        parts.append(r"((?:(?![.!?] [A-Z]).){1,80}?)")  # a filler never runs into the next sentence
         fills.append(match.group(1) or ("blank" if match.group(0).startswith("_") else None))
         position = match.end()
     tail = quote[position:]
@@ -137,7 +141,7 @@ def quote_pattern(quote: str) -> tuple[re.Pattern | None, list[str | None]]:
     if tail.strip(" .!?"):
         parts.append(_literal(tail))
     else:  # ends on a mask: the filler runs to the end of the sentence or paragraph
-        parts.append(r"(?=[.!?]?\s*$|[.!?,;]\s)")
+        parts.append(r"(?=[.!?]?\s*$|[.!?,;]\s(?!\d))")  # "No. 3" does not end a name
     return re.compile("".join(parts), re.IGNORECASE), fills
 
 
@@ -146,7 +150,9 @@ def _literal(text: str) -> str:
     joined = r"\s+".join(re.escape(w) for w in words)
     lead = r"\s*" if text[:1].isspace() or not text else ""
     trail = r"\s*" if text[-1:].isspace() else ""
-    return f"{lead}{joined}{trail}" if words else r"\s*"
+    if not words:  # between two masks: a space keeps them apart ("In [...] [E2] took")
+        return r"\s+" if text else r"\s*"
+    return f"{lead}{joined}{trail}"
 
 
 def fill(clue: Clue, paragraphs: list[str]) -> dict[str, str] | None:

@@ -21,6 +21,9 @@ def synth_command(
         "--rejects", metavar="FILE", help="Also write the rejected records here, each with `synth.reason`.")] = None,
     shortcut_check: Annotated[bool, typer.Option(
         "--shortcut-check", help="Reject a question whose own search puts the final page first.")] = False,
+    chain_check: Annotated[bool, typer.Option(
+        "--chain-check/--no-chain-check",
+        help="Reject a question that a search can enter past its first clue (needs_chain).")] = True,
     page_chars: Annotated[int, typer.Option(
         "--page-chars", min=200, metavar="N", help="Cut the final page's text to N characters in the prompt.")] = 8000,
     backend: o.Backend = "template",
@@ -47,7 +50,9 @@ def synth_command(
     page's text, and writes a question that needs the whole chain and whose answer is an
     attribute stated in the final page; the chain's entities become the rubric. Each
     question is checked (answer in the final page, answer not in the question, final
-    entity not named, and with --shortcut-check not found by searching the question);
+    entity not named, no page of the chain past the first found by searching a sentence of
+    the question or the question without its first sentence, and with --shortcut-check not
+    found by searching the question);
     rejected walks are counted by reason on stderr, and written to --rejects FILE.
     --backend template writes questions offline from the pages' lead sentences and
     attribute lines, and every record it writes says so. Answers are cached, so a killed
@@ -77,7 +82,7 @@ def synth_command(
         idx = open_index(index)
         settings = SynthOptions(
             temperature=SynthOptions.temperature if temperature is None else temperature, max_tokens=max_tokens,
-            page_chars=page_chars, shortcut_check=shortcut_check, keep_think=keep_think,
+            page_chars=page_chars, shortcut_check=shortcut_check, chain_check=chain_check, keep_think=keep_think,
             concurrency=concurrency, keep_order=keep_order)
         made = make_llm(llm_options, offline={"template": TemplateWriter})
         writer = made if isinstance(made, TemplateWriter) else LLMWriter(made, settings)
@@ -88,7 +93,7 @@ def synth_command(
                 return
             idx.start()  # on the main thread; pages are then looked up from the reader thread
             results = synth(itertools.chain([first], records), pages=idx, writer=writer,
-                            searcher=idx if shortcut_check else None, options=settings)
+                            searcher=idx if shortcut_check or chain_check else None, options=settings)
             try:
                 write_records(route(results, rejected, run), out)
             finally:

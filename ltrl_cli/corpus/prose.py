@@ -1,6 +1,6 @@
 """The sentences demo pages are written with: stock sentences with slots, by purpose.
 
-`{S}` is the page's own short name (a surname, a town, "the river"), `{T}` a linked
+`{S}` is the page's own short name (a surname for a person, else its title), `{T}` a linked
 entity's title (its anchor), `{M}` the name of an entity mentioned again, `{F}` its full
 title; the other slots are filled from the page's theme, region and years.
 """

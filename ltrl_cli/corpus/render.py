@@ -20,7 +20,7 @@ from ltrl_cli.corpus.names import word
 from ltrl_cli.corpus.world import Entity, World
 
 SYNTHETIC_CATEGORY = "ltrl demo corpus (synthetic)"
-SURNAME_ONLY = 0.4  # share of links to a person of another family written with the surname alone
+SURNAME_ONLY = 0.25  # share of links to a person of another family written with the surname alone
 
 
 class _Paragraph:
@@ -49,11 +49,12 @@ class _Writer:
         self.things = prose.THINGS[e.theme]
         self.decks: dict[str, list[str]] = {}
 
-    def filler(self, bank: str) -> str:
-        """The section bank's next sentence: a page repeats one only when it has used them all."""
+    def draw(self, bank: str, sentences: list[str]) -> str:
+        """The bank's next sentence: a page repeats one only when it has used them all (so a
+        stock link sentence rarely names two pages of one kind on the same page)."""
         deck = self.decks.get(bank)
         if not deck:
-            deck = self.decks[bank] = self.rng.sample(prose.FILLER[bank], len(prose.FILLER[bank]))
+            deck = self.decks[bank] = self.rng.sample(sentences, len(sentences))
         return deck.pop()
 
     def fill(self, template: str, **extra: str) -> str:
@@ -68,7 +69,7 @@ class _Writer:
 
     def link_sentence(self, para: _Paragraph, target: int) -> None:
         t = self.w.entity(target)
-        before, after = self.fill(self.rng.choice(prose.LINK[t.kind]), T="\x00").split("\x00")
+        before, after = self.fill(self.draw(f"link:{t.kind}", prose.LINK[t.kind]), T="\x00").split("\x00")
         para.add(before)
         para.link(self.anchor(t), target)
         para.add(after)
@@ -133,7 +134,7 @@ def _paragraph(writer: _Writer, bank: str, targets: list[int], earlier: list[int
     """Link sentences for `targets`, filler from the section's bank, and now and then an
     entity linked earlier named again, in a shuffled order."""
     rng = writer.rng
-    pieces: list[object] = list(targets) + [writer.filler(bank) for _ in range(rng.randint(3, 5))]
+    pieces: list[object] = list(targets) + [writer.draw(bank, prose.FILLER[bank]) for _ in range(rng.randint(3, 5))]
     if earlier and rng.random() < 0.6:
         pieces.append(("again", rng.choice(earlier)))
     rng.shuffle(pieces)

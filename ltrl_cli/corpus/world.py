@@ -30,7 +30,6 @@ _WORK_NOUNS = ["Tide", "Lantern", "Orchard", "Compass", "Winter", "Harbour", "Gl
                "Meridian", "Loom", "Quarry", "Comet", "Garden", "Anchor", "Archive", "Falcon", "Clock"]
 _WORK_ADJS = ["Silent", "Northern", "Last", "Seventh", "Amber", "Hollow", "Distant", "Iron", "Burning",
               "Patient", "Lesser", "Drowned", "Scarlet", "Unfinished"]
-_NATURAL = {"river": "the river", "lake": "the lake", "mountain": "the mountain", "island": "the island"}
 
 
 @dataclass
@@ -41,7 +40,7 @@ class Entity:
     kind: str  # person | place | region | organisation | work
     subtype: str  # e.g. "town", "novel", "astronomer"
     title: str
-    short: str  # how its own page refers back to it ("Venmoor", "the river")
+    short: str  # how its own page refers back to it: a person by surname, anything else by title
     region: int
     theme: str
     year: int
@@ -102,7 +101,7 @@ class World:
                     "island": f"{name} Island"}.get(sub, name)
 
         title = unique(self.rng, self.titles, make, sub)
-        self._add(kind="place", subtype=sub, title=title, short=_NATURAL.get(sub, title.split(" (")[0]),
+        self._add(kind="place", subtype=sub, title=title, short=title.split(" (")[0],
                   region=region, theme=theme, year=self.rng.randint(800, 1850))
 
     def _make_organisation(self, region: int, theme: str) -> None:
@@ -112,7 +111,7 @@ class World:
                 region=self.entities[region].title, surname=self.rng.choice(self.surnames))
 
         title = unique(self.rng, self.titles, make, "organisation")
-        self._add(kind="organisation", subtype="organisation", title=title, short="the organisation",
+        self._add(kind="organisation", subtype="organisation", title=title, short=title.split(" (")[0],
                   region=region, theme=theme, year=self.rng.randint(1500, 1990))
 
     def _make_work(self, region: int, theme: str) -> None:
@@ -124,7 +123,7 @@ class World:
                     f"The {noun} at {root}"][self.rng.randrange(4)]
 
         title = unique(self.rng, self.titles, make, sub)
-        self._add(kind="work", subtype=sub, title=title, short=f"the {sub}", region=region, theme=theme,
+        self._add(kind="work", subtype=sub, title=title, short=title.split(" (")[0], region=region, theme=theme,
                   year=self.rng.randint(1650, 1995))
 
     def _pools(self) -> None:

@@ -45,8 +45,7 @@ def synth(records: Iterable[dict], *, pages: PageStore, writer: Writer, searcher
 
     for record, chain, draft in bounded_map(write, prepared, concurrency=options.concurrency,
                                             keep_order=options.keep_order):
-        yield finish(record, chain, draft, writer=writer, searcher=searcher if options.shortcut_check else None,
-                     options=options)
+        yield finish(record, chain, draft, writer=writer, searcher=searcher, options=options)
 
 
 def prepare(record: dict, pages: PageStore, options: SynthOptions) -> tuple[dict, Chain | None, str | None]:
@@ -64,7 +63,8 @@ def prepare(record: dict, pages: PageStore, options: SynthOptions) -> tuple[dict
             return record, None, "page_missing"
         title = hop.get("title") or page.get("wikipedia_title", "")
         evidence = _evidence(hop, options.evidence_chars) if number else None
-        chain_pages.append(ChainPage(str(hop["id"]), title, page, evidence))
+        anchor = (hop.get("anchor") or {}).get("text") if number else None
+        chain_pages.append(ChainPage(str(hop["id"]), title, page, evidence, anchor))
     return record, Chain(str(record.get("id", "")), chain_pages), None
 
 
@@ -84,7 +84,7 @@ def finish(record: dict, chain: Chain | None, draft: Draft, *, writer: Writer, s
     if chain is not None:
         info["final_entity"] = chain.final.title
     if draft.problem is None and chain is not None:
-        checks = run_checks(draft.question, draft.answer, chain, searcher)
+        checks = run_checks(draft.question, draft.answer, chain, searcher, options)
         failed = [name for name, check in checks.items() if not check["passed"]]
         info["checks"] = checks
         draft.problem = failed[0] if failed else None

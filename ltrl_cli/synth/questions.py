@@ -21,6 +21,7 @@ class ChainPage:
     title: str
     page: dict
     evidence: str | None = None  # the sentence of the previous page that links here
+    anchor: str | None = None  # the link's text in that sentence (the title, or a short form of it)
 
 
 @dataclass
@@ -62,6 +63,8 @@ class SynthOptions:
         page_chars: the final page's text is cut to this many characters in the prompt.
         evidence_chars: each hop's evidence sentence is cut to this many characters.
         shortcut_check: run the search check (needs a Searcher).
+        chain_check: run the needs_chain check (when a Searcher is given).
+        chain_check_k: how deep in the results a chain page counts as found.
         keep_think: keep the model's reasoning in `synth.reasoning`.
         concurrency, keep_order: as in bounded_map.
     """
@@ -71,6 +74,8 @@ class SynthOptions:
     page_chars: int = 8000
     evidence_chars: int = 400
     shortcut_check: bool = False
+    chain_check: bool = True
+    chain_check_k: int = 5
     keep_think: bool = False
     concurrency: int = 16
     keep_order: bool = True

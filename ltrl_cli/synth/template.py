@@ -3,16 +3,20 @@
 It writes what the LLM writer is asked to write, from the chain alone:
 
     [E1] was a Hevskandian architect working in architecture, active from about 1688.
-    [E1]'s page says: "Contemporaries often compared [E1] with [E2]." [E2] is ...
-    ... [E8]'s page says: "Records from [E9] mention [E8] several times."
-    When was [E9] founded?
+    [E1]'s page says: "Contemporaries often compared [E1] with [E2]." [E2]'s page says:
+    "Members of [E3] visited [E2] on several occasions." ... [E8]'s page says: "Records
+    from [E9] mention the river several times." When was [E9] founded?
 
 Each entity of the chain becomes a placeholder [Ek] (its title and the distinctive words
-of its title are masked wherever they occur), each hop is described by the earlier page's
-lead sentence and the sentence that links onward, and the answer is an infobox-style
-attribute line of the final page (`Founded: 1740`), or, failing that, a date or number
-taken from a sentence of it (a cloze). The final page's own lead sentence is left out:
-it would let a search for the question find the page without walking the chain.
+of its title are masked wherever they occur). Only the first entity is described on its
+own, by its page's lead sentence; every later one is reachable only through the one
+before it: the question quotes the sentence of page k that links to page k+1, with the
+link's text as [Ek+1] and its numbers (years, counts) hidden as [...], so the quote is a
+relation that many pages could hold, not a description that a search finds. The answer
+is an infobox-style attribute line of the final page (`Founded: 1740`), or, failing
+that, a date or number taken from a sentence of it (a cloze). `ltrl synth` checks by
+searching that no sentence of the question, and not the question without its first
+sentence, finds a page of the chain past the first (`needs_chain`).
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ QUESTIONS = {
 }
 _ATTRIBUTE = re.compile(r"^([A-Z][A-Za-z()' ]{1,28}):\s+(\S.{0,59})$")
 _NUMBER = re.compile(r"\b(?:1[0-9]{3}|20[0-9]{2}|\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)\b")
+_NUMBERS = re.compile(r"\b\d(?:[\d,.]*\d)?(?:s|st|nd|rd|th)?\b")  # 1642, 48,210, 1630s, 3rd
+_LINK = "\x00"  # stands for the link's text while the rest of the sentence is masked
 _BLANK = "____"
 _HIDDEN = "[...]"
 
@@ -76,16 +82,29 @@ def write_question(chain: Chain) -> Draft:
 
 
 def describe_chain(chain: Chain, mask: "Masker") -> list[str]:
-    """One description and one link sentence per page before the final one."""
-    parts = []
-    for number, page in enumerate(chain.pages[:-1], start=1):
-        parts.append(describe(page, number, mask))
-        following = chain.pages[number]
+    """The first page's description, then one relation per hop: the sentence of page k that
+    links to page k+1, the link as [Ek+1], numbers hidden."""
+    parts = [describe(chain.pages[0], 1, mask)]
+    for number, following in enumerate(chain.pages[1:], start=1):
         if following.evidence:
-            parts.append(f'{label(number)}\'s page says: "{mask(following.evidence, own=number)}"')
+            parts.append(f'{label(number)}\'s page says: "{relation(following, number, mask)}"')
         else:
             parts.append(f"{label(number)}'s page links to {label(number + 1)}.")
     return parts
+
+
+def relation(following: ChainPage, number: int, mask: "Masker") -> str:
+    """The evidence sentence of hop `number` -> `number + 1` as a relation.
+
+    The link's own text becomes [Ek+1] even when it is not the title (a surname for a
+    person), the other chain names are masked as everywhere, and numbers are hidden, since
+    a year in a stock sentence is as good as a name to a search engine.
+    """
+    sentence, anchor = following.evidence or "", following.anchor or ""
+    if anchor and anchor in sentence:
+        sentence = sentence.replace(anchor, _LINK, 1)
+    masked = _NUMBERS.sub(_HIDDEN, mask(sentence, own=number))
+    return masked.replace(_LINK, label(number + 1))
 
 
 def describe(page: ChainPage, number: int, mask: "Masker") -> str:
