@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole LongTraceRL data pipeline on the embedded demo corpus, offline:
 #   corpus -> index -> walk -> synth (template) -> search-agent (lexical) -> tier
-#   -> assemble -> stats
+#   -> assemble -> stats -> report
 # No GPU, no model endpoint: the question writer, the search agent and the judge are the
 # offline stand-ins, and every record they produce says so. About 2-4 minutes on a
 # 2-core machine with the defaults.
@@ -11,8 +11,8 @@
 #   DEMO_TARGET_TOKENS=32768 DEMO_WALKS=50 bash examples/demo.sh   # smaller and faster
 #
 # Settings (environment): DEMO_PAGES (3000), DEMO_WALKS (150), DEMO_HOPS (8),
-# DEMO_ROLLOUTS (5), DEMO_TARGET_TOKENS (131072), DEMO_TOKENIZER (tiktoken:o200k_base),
-# DEMO_SEED (0). The corpus and its index are reused when already complete; every other
+# DEMO_ROLLOUTS (5), DEMO_STEPS (60, turns per rollout), DEMO_TARGET_TOKENS (131072),
+# DEMO_TOKENIZER (tiktoken:o200k_base), DEMO_SEED (0). The corpus and its index are reused when already complete; every other
 # stage is rerun, each writing its own file in the work dir, so any one of them can be
 # inspected (`head -1 work/demo/tiered.jsonl | jq .tiers`) or rerun by hand.
 set -euo pipefail
@@ -22,6 +22,7 @@ PAGES=${DEMO_PAGES:-3000}
 WALKS=${DEMO_WALKS:-150}
 HOPS=${DEMO_HOPS:-8}
 ROLLOUTS=${DEMO_ROLLOUTS:-5}
+STEPS=${DEMO_STEPS:-60}
 TARGET=${DEMO_TARGET_TOKENS:-131072}
 TOKENIZER=${DEMO_TOKENIZER:-tiktoken:o200k_base}
 SEED=${DEMO_SEED:-0}
@@ -72,9 +73,11 @@ ltrl walk --index "$index" -n "$WALKS" --hops "$HOPS" --seed "$SEED" >"$WORK/wal
 step "synth: questions from the walks (offline template writer)"
 ltrl synth --index "$index" --backend template <"$WORK/walks.jsonl" >"$WORK/questions.jsonl"
 
-step "search-agent: $ROLLOUTS rollouts per question (offline lexical policy)"
-ltrl search-agent --index "$index" --backend lexical -k "$ROLLOUTS" --seed "$SEED" \
-  <"$WORK/questions.jsonl" >"$WORK/trajectories.jsonl"
+# An 8-hop chain takes the policy 30-50 turns (two searches a hop, the candidates it
+# cannot rule out, going back from dead branches); its notes count as completion tokens.
+step "search-agent: $ROLLOUTS rollouts per question, up to $STEPS turns each (offline lexical policy)"
+ltrl search-agent --index "$index" --backend lexical -k "$ROLLOUTS" --seed "$SEED" --max-steps "$STEPS" \
+  --max-rollout-tokens 131072 <"$WORK/questions.jsonl" >"$WORK/trajectories.jsonl"
 
 step "tier: distractor tiers from the correct rollouts"
 ltrl tier <"$WORK/trajectories.jsonl" >"$WORK/tiered.jsonl"
@@ -86,14 +89,19 @@ for strategy in traj-tiered random; do
 done
 cp "$WORK/train-traj-tiered.jsonl" "$WORK/train.jsonl"
 
-step "stats: how often distractors mention the gold entities (paper: traj-tiered 50.03%, random 1.35%)"
+step "stats: what the contexts are made of, and how often each tier mentions a gold entity (paper: traj-tiered 50.03%, random 1.35%)"
 cat "$WORK/train-traj-tiered.jsonl" "$WORK/train-random.jsonl" \
   | ltrl stats --plot "$WORK/stats.png" >"$WORK/stats.json"
+
+step "report: one HTML page of questions, chains, rollouts, tiers and contexts"
+ltrl report "$WORK/trajectories.jsonl" "$WORK/tiered.jsonl" "$WORK/train-traj-tiered.jsonl" "$WORK/train-random.jsonl" \
+  "$WORK/stats.json" --title "ltrl demo ($PAGES pages, $WALKS walks)" -o "$WORK/report.html"
 
 cat >&2 <<EOF
 
 Done in $((SECONDS - started))s. In $WORK:
   train.jsonl    $(wc -l <"$WORK/train.jsonl") training records (the released dataset's layout)
   stats.json     the figures above as JSON; stats.png their histogram
+  report.html    open it in a browser: $(cd "$WORK" && pwd)/report.html
 Next: ltrl export --format verl -o $WORK/train.parquet < $WORK/train.jsonl
 EOF

@@ -146,5 +146,38 @@ def compute_stats(records: Iterable[dict]) -> dict:
     result = overall.result()
     names = sorted(per_strategy, key=lambda n: (STRATEGIES.index(n) if n in STRATEGIES else 99, n))
     result["by_strategy"] = {name: per_strategy[name].result() for name in names}
+    comparison = compare(result["by_strategy"])
+    if comparison is not None:
+        result["comparison"] = comparison
     result["context_tokens"] = {name: per_strategy[name].lengths for name in names}
     return result
+
+
+def compare(by_strategy: dict[str, dict], baseline: str = "random") -> dict | None:
+    """The method's figures against the baseline, when the input holds both: how much of a
+    context the trajectory documents fill, how many Tier-1 documents a context holds, and
+    how often each tier mentions a gold entity (macro) against the baseline's documents.
+
+    >>> tiers = lambda **t: {"tiers": {k: {"token_share": v[0], "docs_per_record": v[1], "mention_rate_macro": v[2]}
+    ...                                 for k, v in t.items()}}
+    >>> c = compare({"traj-tiered": tiers(tier1=(0.1, 6.0, 0.4), tier2=(0.3, 40.0, 0.2)),
+    ...              "random": tiers(distractors=(0.8, 90.0, 0.04))})
+    >>> c["trajectory_token_share"], c["tier1_over_baseline"]
+    (0.4, 10.0)
+    """
+    method = next((name for name in STRATEGIES if name != baseline and name in by_strategy), None)
+    if method is None or baseline not in by_strategy:
+        return None
+    tiers, base = by_strategy[method]["tiers"], by_strategy[baseline]["tiers"]
+    row = lambda tier, key: (tiers.get(tier) or {}).get(key)  # noqa: E731
+    base_rate = (base.get(DISTRACTORS) or {}).get("mention_rate_macro")
+    tier1 = row("tier1", "mention_rate_macro")
+    return {
+        "strategy": method,
+        "baseline": baseline,
+        "trajectory_token_share": round((row("tier1", "token_share") or 0) + (row("tier2", "token_share") or 0), 4),
+        "tier1_docs_per_context": row("tier1", "docs_per_record") or 0.0,
+        "mention_rate_macro": {t: row(t, "mention_rate_macro") for t in tiers if t != "gold"},
+        "baseline_mention_rate_macro": base_rate,
+        "tier1_over_baseline": round(tier1 / base_rate, 2) if tier1 is not None and base_rate else None,
+    }

@@ -26,8 +26,11 @@ class Spy:
         return await self.inner.chat(request)
 
 
-def run_agent(llm, records, index, k=3, protocol="tags"):
-    options = AgentOptions(rollouts=k, protocol=protocol, concurrency=8)
+def run_agent(llm, records, index, k=3, protocol="tags", max_steps=16):
+    from ltrl_cli.agent.rollout import Budgets
+
+    budgets = Budgets(max_steps=max_steps, max_rollout_tokens=10**6)
+    options = AgentOptions(rollouts=k, protocol=protocol, concurrency=8, budgets=budgets)
     return list(search_agent(records, llm=llm, index=index, judge=make_judge("contains"), options=options))
 
 
@@ -145,7 +148,7 @@ def test_lexical_agent_on_the_demo_corpus(demo_index):
     try:
         questions = pipeline_questions(index, n=16, hops=8, seed=3)
         assert len(questions) >= 12
-        records = run_agent(LexicalAgent(), questions, index, k=2)
+        records = run_agent(LexicalAgent(), questions, index, k=2, max_steps=60)
     finally:
         index.close()
     solved = check_rollouts(records)
@@ -172,7 +175,7 @@ def test_lexical_agent_on_wikispeedia(wikispeedia, tmp_path):
     try:
         questions = pipeline_questions(index, n=10, hops=3, seed=1)
         assert len(questions) >= 6
-        records = run_agent(LexicalAgent(), questions, index, k=2)
+        records = run_agent(LexicalAgent(), questions, index, k=2, max_steps=40)
     finally:
         index.close()
     solved = check_rollouts(records)

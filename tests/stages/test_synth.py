@@ -106,6 +106,41 @@ def test_template_question_masks_the_chain_and_asks_an_attribute_of_the_final_pa
     assert info["final_entity"] == "Iron Atlas"
 
 
+def test_template_describes_only_the_first_entity_and_relates_the_rest():
+    [out] = run([walk()], TemplateWriter())
+    question = out["question"]
+    # [E2] and [E3] are reached only through the sentence that links to them: no lead sentence
+    assert "fishing town" not in question and "small publisher" not in question
+    assert '[E2]\'s page says: "The [E3] was founded in [E2] by local printers."' in question
+
+
+def test_template_writes_a_surname_link_as_the_next_entity_and_hides_numbers():
+    from ltrl_cli.llm.questions import Chain, ChainPage
+    from ltrl_cli.llm.template import Masker, relation
+
+    hop = ChainPage("9", "Arlo Venmoor", {}, evidence="In 1642 Venmoor wrote about Lowmere in the 1630s.",
+                    anchor="Venmoor")
+    chain = Chain("w", [ChainPage("2", "Lowmere", {}), hop])
+    assert relation(hop, 1, Masker(chain, "x")) == "In [...] [E2] wrote about [E1] in the [...]."
+
+
+def test_needs_chain_rejects_a_question_a_later_sentence_enters():
+    [out] = list(synth([walk()], pages=INDEX, writer=TemplateWriter(), searcher=INDEX, options=SynthOptions()))
+    check = out["synth"]["checks"]["needs_chain"]
+    # "...founded in [E2] by local printers" is a sentence only Lowmere's page has: a way in
+    assert out["synth"]["reason"] == "needs_chain" and not check["passed"]
+    assert check["entity"] in ("E2", "E3", "E4") and check["rank"] >= 1 and check["query"]
+    from ltrl_cli.stages.synth import needs_chain
+
+    chain = prepare(walk(), INDEX, SynthOptions())[1]
+    fine = needs_chain("[E1] was a poet. [E1]'s page says: \"Many towns keep them.\" Guide ships at night?",
+                       chain, INDEX)
+    assert fine["passed"] and fine["searches"] == 3
+    unchecked = list(synth([walk()], pages=INDEX, writer=TemplateWriter(), searcher=INDEX,
+                           options=SynthOptions(chain_check=False)))
+    assert "needs_chain" not in unchecked[0]["synth"]["checks"] and unchecked[0]["synth"]["accepted"]
+
+
 def test_template_is_deterministic_and_labels_itself():
     first = run([walk()], TemplateWriter())
     assert run([walk()], TemplateWriter()) == first
@@ -241,10 +276,13 @@ def test_template_on_the_demo_corpus_passes_its_checks(demo_index):
         index.close()
     assert [o["id"] for o in outs] == [w["id"] for w in walks]
     accepted = [o for o in outs if o["synth"]["accepted"]]
-    assert len(accepted) >= 0.9 * len(outs), [o["synth"].get("reason") for o in outs]
+    # On 400 pages a stock sentence sometimes brings a chain page up by chance: needs_chain
+    # rejects those (about 1 in 10 on the 3,000-page demo).
+    reasons = [o["synth"].get("reason") for o in outs if not o["synth"]["accepted"]]
+    assert len(accepted) >= 0.6 * len(outs) and set(reasons) <= {"needs_chain", "shortcut"}, reasons
     for out in accepted:
         assert set(out["synth"]["checks"]) == {"answer_in_page", "answer_not_in_question", "final_entity_hidden",
-                                               "shortcut"}
+                                               "shortcut", "needs_chain"}
         assert all(check["passed"] for check in out["synth"]["checks"].values())
         assert out["gold_entities"] == [hop["title"] for hop in out["path"][:-1]]
         assert out["synth"]["backend"] == "template"
