@@ -28,7 +28,7 @@ def main() -> int:
     from ltrl_cli.agent.lexical import LexicalAgent
     from ltrl_cli.agent.rollout import Budgets
     from ltrl_cli.backends.index import open_index
-    from ltrl_cli.backends.judge import make_judge
+    from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.stages.search_agent import AgentOptions, search_agent
     from ltrl_cli.stages.synth import question_sentences
 

@@ -45,7 +45,7 @@ def demo(tmp_path_factory):
 def agent(index, questions: list[dict]) -> list[dict]:
     from ltrl_cli.agent.lexical import LexicalAgent
     from ltrl_cli.agent.rollout import Budgets
-    from ltrl_cli.backends.judge import make_judge
+    from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.stages.search_agent import AgentOptions, search_agent
 
     options = AgentOptions(rollouts=ROLLOUTS, concurrency=16,
