@@ -279,10 +279,17 @@ class Tiers(TypedDict):
 
 
 class SynthCheck(TypedDict):
-    """One check of a synthesised question (shortcut adds `top_hit`, the title search put first)."""
+    """One check of a synthesised question (shortcut adds `top_hit`, the title search put first;
+    needs_chain adds where a search entered the chain, or how many searches found no way in)."""
 
     passed: bool
     top_hit: NotRequired[str | None]
+    entity: NotRequired[str]  # needs_chain failed: the chain entity found ("E5")
+    title: NotRequired[str]
+    rank: NotRequired[int]
+    query: NotRequired[str]  # "sentence 4", or "the question without its first sentence"
+    searches: NotRequired[int]  # needs_chain passed: searches made
+    k: NotRequired[int]  # needs_chain passed: results looked at per search
 
 
 class SynthInfo(TypedDict):
@@ -292,7 +299,7 @@ class SynthInfo(TypedDict):
     model: str  # the served model, or "template (offline question writer, not an LLM)"
     accepted: bool
     reason: NotRequired[str]  # why not: a failed check's name, unparseable, no_attribute, request_rejected, page_missing, short_path
-    checks: NotRequired[dict[str, SynthCheck]]  # answer_in_page, answer_not_in_question, final_entity_hidden, shortcut?
+    checks: NotRequired[dict[str, SynthCheck]]  # answer_in_page, answer_not_in_question, final_entity_hidden, shortcut?, needs_chain?
     final_entity: NotRequired[str]  # the title of the last page, whose attribute is the answer
     attempts: int  # model calls made (2 when the first answer's JSON could not be read)
     cached: bool  # every call was answered from the response cache

@@ -111,3 +111,18 @@ def test_corpus_tokenizer_trains_a_bpe_that_assemble_can_load(tmp_path):
     assert 0 < tokenizer.count("Population: 48,210") < len("Population: 48,210")
     again = run_ltrl("corpus", "tokenizer", str(corpus), "-o", str(out))
     assert again.returncode == 2 and b"exists; pass --force" in again.stderr
+
+
+def test_pages_are_as_long_as_encyclopedia_articles(demo_pages):
+    words = [len(" ".join(p["text"]).split()) for p in demo_pages]
+    assert sum(words) / len(words) >= 400 and min(words) >= 250
+    for p in demo_pages[:50]:
+        assert sum(t.startswith("Section::::") for t in p["text"]) == 3
+
+
+def test_a_person_is_sometimes_linked_by_surname_alone(demo_pages):
+    titles = {p["wikipedia_title"] for p in demo_pages}
+    anchors = [a for p in demo_pages for a in p["anchors"] if href_title(a["href"]) in titles]
+    surname_only = [a for a in anchors if a["text"] != href_title(a["href"]).split("#")[0]
+                    and href_title(a["href"]).endswith(" " + a["text"])]
+    assert 0.03 < len(surname_only) / len(anchors) < 0.2
