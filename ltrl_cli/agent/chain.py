@@ -34,7 +34,8 @@ from ltrl_cli.backends.base import tokens
 FIRST_OPENS = 5  # candidates read for the description of [E1]
 NAME_OPENS = 6  # namesakes read for one name
 NAME_RESULTS = 10  # results asked for when searching a name (a surname is shared)
-FITS = 0.6  # share of a description's words a page must hold
+FITS = 0.6  # share of a description's words a result's title and snippet must show to be opened
+DESCRIBED = 0.85  # share of them the page itself must hold (a template's description is its lead)
 _MASKS = re.compile(r"\[E\d+\]|\[\.\.\.\]|_{3,}")
 
 
@@ -119,7 +120,7 @@ def absorb_search(state: dict, plan: dict, hits: list[tuple[str, str, str]]) -> 
     wanted = set(description_terms(clue)) or set(quote_terms(clue))
     for rank, (pid, title, snippet) in enumerate(hits):
         share = len(wanted & set(tokens(f"{title} {snippet}"))) / max(1, len(wanted))
-        if share >= 0.5 * FITS:  # below that the snippet rules it out
+        if share >= FITS:  # below that the snippet rules it out
             lead["c"][pid] = max(lead["c"].get(pid, 0.0), round(share + 0.1 / (rank + 1), 3))
 
 
@@ -134,7 +135,7 @@ def absorb_page(state: dict, plan: dict, pid: str, title: str, body: list[str], 
     if lead["name"] is None and description_terms(clue):
         words = set(tokens(" ".join(body)))
         terms = description_terms(clue)
-        if len(set(terms) & words) / len(terms) < FITS:
+        if len(set(terms) & words) / len(terms) < DESCRIBED:
             return
     if k == reading.target:
         _final(state, pid, lead, clue, body, keys, kind)

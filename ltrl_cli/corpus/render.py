@@ -154,13 +154,19 @@ def _paragraph(writer: _Writer, bank: str, targets: list[int], earlier: list[int
 
 
 def _targets(w: World, e: Entity, rng: random.Random, n: int) -> list[int]:
-    """Distinct link targets: topical neighbours first, then anyone, never the page itself."""
-    pools = [w.by_region[e.region], w.by_theme[e.theme], w.by_family.get(e.family, []), None]
+    """Distinct link targets: topical neighbours first, then anyone, never the page itself.
+
+    Pages of one region and theme (a handful) link each other most, as an encyclopedia's
+    pages on one school or one trade do: the pages a search for one of them brings up
+    tend to name it.
+    """
+    pools = [w.by_region[e.region], w.by_theme[e.theme], w.by_family.get(e.family, []),
+             w.by_region_theme[(e.region, e.theme)], None]
     chosen: list[int] = []
     tries = 0
     while len(chosen) < n and tries < n * 20:
         tries += 1
-        pool = rng.choices(pools, weights=[4, 3, 2 if e.family else 0, 3])[0]
+        pool = rng.choices(pools, weights=[3, 2, 2 if e.family else 0, 3, 2])[0]
         target = rng.choice(pool) if pool else rng.randint(1, len(w.entities))
         if target != e.id and target not in chosen:
             chosen.append(target)

@@ -128,6 +128,7 @@ class World:
 
     def _pools(self) -> None:
         self.by_region: dict[int, list[int]] = {}
+        self.by_region_theme: dict[tuple[int, str], list[int]] = {}
         self.by_theme: dict[str, list[int]] = {}
         self.by_family: dict[str, list[int]] = {}
         self.by_kind: dict[str, list[int]] = {}
@@ -139,6 +140,7 @@ class World:
                 if kind == "settlement":
                     self.by_kind.setdefault(kind, []).append(e.id)
             self.by_region.setdefault(e.region, []).append(e.id)
+            self.by_region_theme.setdefault((e.region, e.theme), []).append(e.id)
             self.by_theme.setdefault(e.theme, []).append(e.id)
             self.by_kind.setdefault(e.kind, []).append(e.id)
             if e.family:
