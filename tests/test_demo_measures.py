@@ -1,6 +1,6 @@
 """What the demo must show about the method, measured on a smaller demo (ratios, not times).
 
-A 2,500-page demo corpus, 30 walks of 8 hops, the template writer with its checks, the
+The demo's 3,000-page corpus, but 30 walks of 8 hops, the template writer with its checks, the
 lexical policy (K = 3, up to 60 turns), tiers, and 32K-token contexts assembled with the
 traj-tiered and random strategies. `make demo` reports the same figures at full size
 (docs/assemble.md).
@@ -16,7 +16,7 @@ from tests.conftest import to_jsonl
 from tests.test_tokenize import train_tokenizer
 
 pytestmark = pytest.mark.slow
-PAGES, WALKS, ROLLOUTS, STEPS, TARGET = 2500, 30, 3, 60, 32768
+PAGES, WALKS, ROLLOUTS, STEPS, TARGET = 3000, 30, 3, 60, 32768
 
 
 @pytest.fixture(scope="module")

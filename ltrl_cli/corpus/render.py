@@ -103,13 +103,17 @@ def render(w: World, e: Entity) -> dict:
 def _lead(writer: _Writer) -> _Paragraph:
     e, region = writer.e, writer.region
     first = {
-        "person": f"{e.title} was a {region}n {e.subtype} working in {e.theme}, active from about {e.year + 20}.",
+        "person": f"{e.title} was {_a(region + 'n')} {e.subtype} working in {e.theme}, active from about {e.year + 20}.",
         "region": f"{e.title} is a region of the demo world, known for its {e.theme}.",
-        "place": f"{e.title} is a {e.subtype} in {region}, long associated with {e.theme}.",
+        "place": f"{e.title} is {_a(e.subtype)} in {region}, long associated with {e.theme}.",
         "organisation": f"The {e.title} is an organisation in {region} devoted to {e.theme}, founded in {e.year}.",
-    }.get(e.kind, f"{e.title} is a {e.subtype} about {e.theme}, set in {region}.")
+    }.get(e.kind, f"{e.title} is {_a(e.subtype)} about {e.theme}, set in {region}.")
     more = writer.rng.sample(prose.LEAD_MORE, writer.rng.randint(1, 2))
     return _Paragraph(" ".join([first] + [writer.fill(s) for s in more]))
+
+
+def _a(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
 
 
 def _sections(writer: _Writer, targets: list[int]) -> list[_Paragraph]:
