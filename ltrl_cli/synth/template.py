@@ -150,14 +150,18 @@ def is_prose(paragraph: str) -> bool:
 def answer_candidates(chain: Chain):
     """(answer, question-maker, note) for the final page, attribute lines first, then clozes.
 
-    The order among attribute lines is rotated by a hash of the record id, so a corpus of
-    chains asks for a mix of attributes, the same mix on every run.
+    Values with a number (dates, counts, sizes) come before names: the answer must be
+    unique and checkable (METHOD.md), and "painter" or a region's name is the answer of
+    many pages, which a guess from a wrong chain would often hit. Within each group the
+    order is rotated by a hash of the record id, so a corpus of chains asks for a mix of
+    attributes, the same mix on every run.
     """
     final = chain.final
-    lines = [(k, v) for k, v in attribute_lines(final.page) if usable_answer(v, chain)]
-    if lines:
-        start = stable_hash(chain.record_id) % len(lines)
-        lines = lines[start:] + lines[:start]
+    usable = [(k, v) for k, v in attribute_lines(final.page) if usable_answer(v, chain)]
+    lines = []
+    for group in ([kv for kv in usable if _NUMBER.search(kv[1])], [kv for kv in usable if not _NUMBER.search(kv[1])]):
+        start = stable_hash(chain.record_id) % len(group) if group else 0
+        lines += group[start:] + group[:start]
     for key, value in lines:
         yield value, (lambda mask, key=key: QUESTIONS[key].format(e=label(len(chain.pages)))), f"{key}: {value}"
     for sentence, number in cloze_candidates(final.page):
