@@ -30,7 +30,7 @@ def main() -> int:
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.reward.judge import make_judge
     from ltrl_cli.stages.search_agent import AgentOptions, search_agent
-    from ltrl_cli.stages.synth import question_sentences
+    from ltrl_cli.synth.checks import question_sentences
 
     records = [orjson.loads(line) for line in args.trajectories.read_bytes().splitlines() if line.strip()]
     solved = [r for r in records if any(x.get("correct") for x in r["rollouts"])]

@@ -28,9 +28,10 @@ def demo(tmp_path_factory):
     """(index, accepted questions, agent records), built once for this module."""
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.corpus import generate_demo
-    from ltrl_cli.llm.template import TemplateWriter
+    from ltrl_cli.synth.template import TemplateWriter
     from ltrl_cli.stages.index import build_index
-    from ltrl_cli.stages.synth import SynthOptions, synth
+    from ltrl_cli.stages.synth import synth
+    from ltrl_cli.synth.questions import SynthOptions
     from ltrl_cli.stages.walk import walk
 
     root = tmp_path_factory.mktemp("demo-measures")
@@ -72,7 +73,7 @@ def test_synth_rejects_few_and_records_why(demo):
 
 def test_questions_need_their_first_clue(demo):
     """Without the one clue that describes [E1], the chain cannot be entered."""
-    from ltrl_cli.stages.synth import question_sentences
+    from ltrl_cli.synth.checks import question_sentences
 
     index, _, _, records = demo
     with_clue = solved(records)

@@ -4,7 +4,8 @@ Layers, top to bottom (a module may import its own layer and the ones below):
 
     4  commands/, app, cli, __main__,            the command line, and the developer tools
        manpages, constraints
-    3  stages/                                   one stage per command, over the domain
+    3  stages/, report/                          one stage per command, over the domain; the
+                                                 HTML report, which reads what they write
     2  agent/, synth/, reward/, grpo/, eval/,    the method's domains
        context/, corpus
     1  backends/, llm/                           indexes, pages, tokenizers, model clients
@@ -32,7 +33,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ltrl_cli"
 LAYERS = {
     "ltrl_cli.commands": 4, "ltrl_cli.app": 4, "ltrl_cli.cli": 4, "ltrl_cli.__main__": 4,
     "ltrl_cli.manpages": 4, "ltrl_cli.constraints": 4,  # developer tools: `python -m ltrl_cli.X`
-    "ltrl_cli.stages": 3,
+    "ltrl_cli.stages": 3, "ltrl_cli.report": 3,
     "ltrl_cli.agent": 2, "ltrl_cli.synth": 2, "ltrl_cli.reward": 2, "ltrl_cli.grpo": 2, "ltrl_cli.eval": 2,
     "ltrl_cli.context": 2, "ltrl_cli.corpus": 2,
     "ltrl_cli.backends": 1, "ltrl_cli.llm": 1,

@@ -115,8 +115,8 @@ def test_template_describes_only_the_first_entity_and_relates_the_rest():
 
 
 def test_template_writes_a_surname_link_as_the_next_entity_and_hides_numbers():
-    from ltrl_cli.llm.questions import Chain, ChainPage
-    from ltrl_cli.llm.template import Masker, relation
+    from ltrl_cli.synth.questions import Chain, ChainPage
+    from ltrl_cli.synth.template import Masker, relation
 
     hop = ChainPage("9", "Arlo Venmoor", {}, evidence="In 1642 Venmoor wrote about Lowmere in the 1630s.",
                     anchor="Venmoor")
@@ -130,7 +130,7 @@ def test_needs_chain_rejects_a_question_a_later_sentence_enters():
     # "...founded in [E2] by local printers" is a sentence only Lowmere's page has: a way in
     assert out["synth"]["reason"] == "needs_chain" and not check["passed"]
     assert check["entity"] in ("E2", "E3", "E4") and check["rank"] >= 1 and check["query"]
-    from ltrl_cli.stages.synth import needs_chain
+    from ltrl_cli.synth.checks import needs_chain
 
     chain = prepare(walk(), INDEX, SynthOptions())[1]
     fine = needs_chain("[E1] was a poet. [E1]'s page says: \"Many towns keep them.\" Guide ships at night?",
