@@ -43,16 +43,17 @@ def report_command(
     """
     import sys
 
-    from ltrl_cli.io import ReaderStats, open_input, read_records, replacing
+    from ltrl_cli.io import open_input, read_records, replacing
+    from ltrl_cli.stats import Stats
     from ltrl_cli.report import build_report
     from ltrl_cli.report.data import gather
 
-    with command("report", quiet=quiet, verbose=verbose, summary=False) as run:
+    with command("report", quiet=quiet, verbose=verbose, summary=False):
         names = inputs or ["-"]
         streams = [sys.stdin.buffer if name == "-" else open_input(Path(name)) for name in names]
         sources = []
         for name, stream in zip(names, streams):
-            reader = ReaderStats()
+            reader = Stats()  # one per input, for the line number of a refused record
             label = "stdin" if name == "-" else name
             sources.append((label, read_records(stream, skip_bad=skip_bad, source=label, stats=reader), reader))
         data = gather(sources)
@@ -63,7 +64,6 @@ def report_command(
         else:
             with replacing(output) as tmp:
                 tmp.write_bytes(page)
-        run.add("questions", len(data.questions))
         from ltrl_cli import console
 
         where = "stdout" if output == "-" else output

@@ -101,10 +101,10 @@ def _check_pipeline(record: dict, where: str) -> None:
 
 
 def gather(sources: Iterable[tuple[str, Iterable[dict], object]]) -> Dataset:
-    """A Dataset from (name, records, reader stats) triples; the reader's `lines` names the
+    """A Dataset from (name, records, reader Stats) triples; the reader's `line` names the
     line of a record that is refused."""
     data = Dataset()
     for name, records, reader in sources:
         for record in records:
-            data.add(record, f"{name}: line {reader.lines}")
+            data.add(record, f"{name}: line {reader.line}")
     return data
