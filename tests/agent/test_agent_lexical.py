@@ -175,8 +175,10 @@ def test_lexical_agent_on_wikispeedia(wikispeedia, tmp_path):
     try:
         questions = pipeline_questions(index, n=10, hops=3, seed=1)
         assert len(questions) >= 6
-        records = run_agent(LexicalAgent(), questions, index, k=2, max_steps=40)
+        records = run_agent(LexicalAgent(), questions, index, k=2, max_steps=60)
     finally:
         index.close()
     solved = check_rollouts(records)
-    assert solved >= 0.25, f"only {solved:.0%} of the Wikispeedia questions solved"
+    # The questions need their whole chain now, and on real pages a link's text is often not its
+    # page's title: the stand-in solves about one in five.
+    assert solved >= 0.2, f"only {solved:.0%} of the Wikispeedia questions solved"
