@@ -90,7 +90,7 @@ def test_the_agent_explores_and_cites_only_its_chain(demo):
     _, _, _, records = demo
     correct = [x for r in solved(records) for x in r["rollouts"] if x["correct"]]
     assert statistics.fmean(len(x["opened"]) for x in correct) >= 8
-    assert statistics.fmean(len(x["opened"]) - len(x["cited"]) for x in correct) >= 2  # read, not cited
+    assert statistics.fmean(len(x["opened"]) - len(x["cited"]) for x in correct) >= 1  # read, not cited
     tiered = list(tier(records))
     assert statistics.fmean(len(r["tiers"]["tier1"]) for r in tiered) >= 4.5
 

@@ -325,8 +325,10 @@ def wikispeedia_chains(path, n_chains: int, hops: int, seed: int = 0,
 def test_template_on_wikispeedia_passes_its_checks(wikispeedia):
     walks, used_pages = wikispeedia_chains(wikispeedia, n_chains=30, hops=4)
     index = MemoryIndex(used_pages)
+    # The index holds only the walks' own pages (~150), where any search finds a chain page:
+    # needs_chain means nothing there (it is measured on the demo's 3,000-page index).
     outs = list(synth(walks, pages=index, writer=TemplateWriter(), searcher=index,
-                      options=SynthOptions(shortcut_check=True)))
+                      options=SynthOptions(shortcut_check=True, chain_check=False)))
     accepted = [o for o in outs if o["synth"]["accepted"]]
     reasons = [o["synth"]["reason"] for o in outs if not o["synth"]["accepted"]]
     # real pages: some final pages have neither an attribute line nor a usable number
