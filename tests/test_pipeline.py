@@ -141,8 +141,12 @@ def test_wikispeedia_tier1_mentions_gold_far_more_than_random(wikispeedia, tmp_p
     index = str(tmp_path / "idx")
     stage("index", str(corpus), "-o", index)
     walks = stage("walk", "--index", index, "-n", "16", "--hops", "3", "--seed", "1")
-    questions = stage("synth", "--index", index, "--backend", "template", input=walks)
-    trajectories = stage("search-agent", "--index", index, "--backend", "lexical", "-k", "2", input=questions)
+    # A real page's sentence, quoted with its names masked, is still found by a search, so
+    # needs_chain rejects most template questions on real text; the measure here is about
+    # the tiers a search agent leaves, so they are kept, and the agent gets the demo's turns.
+    questions = stage("synth", "--index", index, "--backend", "template", "--no-chain-check", input=walks)
+    trajectories = stage("search-agent", "--index", index, "--backend", "lexical", "-k", "2", "--max-steps", "60",
+                         "--max-rollout-tokens", "131072", input=questions)
     tiered = stage("tier", "--keep-unsolved", input=trajectories)
     contexts = b"".join(stage("assemble", "--index", index, "--target-tokens", "40000", "--strategy", s, input=tiered)
                         for s in ("traj-tiered", "random"))
