@@ -49,7 +49,7 @@ def test_linkless_corpus_through_the_pipeline(linkless_index, demo_pages, tmp_pa
     tiered, _ = stage("tier", "--keep-unsolved", input=trajectories)
     tokenizer = tmp_path / "tok.json"
     train_tokenizer(["\n".join(p["text"]) for p in demo_pages[:80]], vocab_size=600).save(str(tokenizer))
-    assembled, _ = stage("assemble", "--index", index, "--tokenizer", str(tokenizer), "--target-tokens", "3000",
+    assembled, _ = stage("assemble", "--index", index, "--tokenizer", str(tokenizer), "--target-tokens", "12000",
                          input=tiered)
     assert len(jsonl(assembled)) == len(jsonl(tiered)) > 0
     for output in (walks, questions, trajectories, tiered, assembled):
