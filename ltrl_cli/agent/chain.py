@@ -116,10 +116,6 @@ def absorb_search(state: dict, plan: dict, hits: list[tuple[str, str, str]]) -> 
                 shown = set(tokens(snippet))
                 score = 0.5 / (rank + 1) + (anchor != "" and anchor in snippet.lower()) + 0.2 * len(wanted & shown)
                 lead["c"][pid] = max(lead["c"].get(pid, 0.0), round(score, 3))
-            elif rank == 0 or set(tokens(title)) & set(tokens(lead["name"])):
-                # A link's text is not always its page's title ("the Roman Empire", "Bach"):
-                # the first result, or one sharing a word with the name, may still be it.
-                lead["c"].setdefault(pid, round(0.05 / (rank + 1), 3))
         return
     wanted = set(description_terms(clue)) or set(quote_terms(clue))
     for rank, (pid, title, snippet) in enumerate(hits):

@@ -179,6 +179,7 @@ def test_lexical_agent_on_wikispeedia(wikispeedia, tmp_path):
     finally:
         index.close()
     solved = check_rollouts(records)
-    # The questions need their whole chain now, and on real pages a link's text is often not its
-    # page's title: the stand-in solves about one in five.
-    assert solved >= 0.2, f"only {solved:.0%} of the Wikispeedia questions solved"
+    # The questions need their whole chain now (no entering at the last clue), and on real
+    # pages a link's text is often not its page's title, which the stand-in looks for: it
+    # solves about one in ten here (it solved a quarter when it could take the shortcut).
+    assert solved >= 0.1, f"only {solved:.0%} of the Wikispeedia questions solved"
