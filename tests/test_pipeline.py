@@ -140,12 +140,12 @@ def test_wikispeedia_tier1_mentions_gold_far_more_than_random(wikispeedia, tmp_p
             dst.write(line)
     index = str(tmp_path / "idx")
     stage("index", str(corpus), "-o", index)
-    walks = stage("walk", "--index", index, "-n", "16", "--hops", "3", "--seed", "1")
+    walks = stage("walk", "--index", index, "-n", "40", "--hops", "3", "--seed", "1")
     # A real page's sentence, quoted with its names masked, is still found by a search, so
     # needs_chain rejects most template questions on real text; the measure here is about
     # the tiers a search agent leaves, so they are kept, and the agent gets the demo's turns.
     questions = stage("synth", "--index", index, "--backend", "template", "--no-chain-check", input=walks)
-    trajectories = stage("search-agent", "--index", index, "--backend", "lexical", "-k", "2", "--max-steps", "60",
+    trajectories = stage("search-agent", "--index", index, "--backend", "lexical", "-k", "4", "--max-steps", "60",
                          "--max-rollout-tokens", "131072", input=questions)
     tiered = stage("tier", "--keep-unsolved", input=trajectories)
     contexts = b"".join(stage("assemble", "--index", index, "--target-tokens", "40000", "--strategy", s, input=tiered)
@@ -153,5 +153,7 @@ def test_wikispeedia_tier1_mentions_gold_far_more_than_random(wikispeedia, tmp_p
     figures = orjson.loads(stage("stats", input=contexts))["by_strategy"]
     tier1 = figures["traj-tiered"]["tiers"]["tier1"]["mention_rate"]
     random_fill = figures["random"]["tiers"]["random"]["mention_rate"]
-    assert figures["traj-tiered"]["tiers"]["tier1"]["docs"] >= 10
+    # The stand-in follows the whole chain on real pages now and opens few pages it does not
+    # cite there (a handful of Tier-1 documents out of 40 questions); the rate is what counts.
+    assert figures["traj-tiered"]["tiers"]["tier1"]["docs"] >= 5
     assert tier1 >= 0.15 and tier1 >= 3 * random_fill, (tier1, random_fill)
