@@ -25,7 +25,7 @@ from typing import IO, Any, BinaryIO, Iterable, Iterator
 import orjson
 
 from ltrl_cli import console
-from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.errors import BadInput, LtrlError, UsageError
 from ltrl_cli.schema import Reads, json_type
 from ltrl_cli.stats import Stats
 
@@ -322,11 +322,29 @@ def shard_records(records: Iterable[dict], shard: tuple[int, int] | None) -> Ite
             yield record
 
 
-def stdin_records(**kwargs: Any) -> Iterator[dict]:
-    """read_records over stdin, with a hint when a person is typing at a terminal."""
+def stdin_records(*, required: bool = True, **kwargs: Any) -> Iterator[dict]:
+    """read_records over stdin, with a hint when a person is typing at a terminal.
+
+    With `required` (the default), stdin that ends without one good record is an error
+    (exit 1) rather than a run that succeeds having done nothing: an empty pipe usually
+    means the stage before it failed or wrote elsewhere. Commands that explain an empty
+    input in their own words (walk --starts -, eval --score-only) pass required=False.
+    """
     if sys.stdin.isatty():
         console.info("reading JSONL from stdin (Ctrl-D to end)...")
-    return read_records(sys.stdin.buffer, **kwargs)
+    records = read_records(sys.stdin.buffer, **kwargs)
+    return _at_least_one(records, kwargs.get("stats")) if required else records
+
+
+def _at_least_one(records: Iterator[dict], stats: Stats | None) -> Iterator[dict]:
+    any_read = False
+    for record in records:
+        any_read = True
+        yield record
+    if not any_read:
+        skipped = stats["skipped"] if stats is not None else 0
+        why = f"every line was bad and skipped ({skipped:,})" if skipped else "stdin was empty"
+        raise LtrlError(f"no input records: {why}; nothing to do")
 
 
 def raise_on_sigterm() -> None:

@@ -250,3 +250,15 @@ def test_replacing_refuses_a_directory_and_follows_a_link(tmp_path):
         refuse_existing(folder, force=True)
     os.mkfifo(tmp_path / "pipe")
     refuse_existing(tmp_path / "pipe", force=False)  # written through, never overwritten: no --force needed
+
+
+@pytest.mark.parametrize("args", [["tier"], ["stats"], ["export", "--format", "trl"], ["score"]])
+def test_no_input_records_is_exit_1_not_a_silent_success(args):
+    from tests.conftest import run_ltrl
+
+    empty = run_ltrl(*args, input=b"")
+    assert empty.returncode == 1 and empty.stdout == b""
+    assert b"no input records: stdin was empty" in empty.stderr
+    all_bad = run_ltrl(*args, "--skip-bad", input=b'{"id": 1\n')
+    assert all_bad.returncode == 1 and all_bad.stdout == b""
+    assert b"every line was bad and skipped (1)" in all_bad.stderr

@@ -68,7 +68,7 @@ def walk_command(
                               not allow_dates)
         records = None
         if starts == "-":
-            records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["walk"])
+            records = stdin_records(required=False, skip_bad=skip_bad, stats=run, schema=READS["walk"])
         elif starts is not None:
             records = read_records(open(starts, "rb"), skip_bad=skip_bad, source=starts, stats=run,
                                    schema=READS["walk"])

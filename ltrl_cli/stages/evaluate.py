@@ -81,7 +81,7 @@ def previous_records(data: Path | None, benchmark: str, *, skip_bad: bool, reade
                 yield record
 
     if data is None:
-        yield from islice(counted(stdin_records(skip_bad=skip_bad, stats=reader, schema=schema)), limit)
+        yield from islice(counted(stdin_records(required=False, skip_bad=skip_bad, stats=reader, schema=schema)), limit)
         return
     if data.is_dir():
         raise BadInput("is a directory (--score-only --data names a previous `ltrl eval` output file)",
