@@ -15,6 +15,11 @@ from ltrl_cli.commands.options import (
 )
 
 AGENT = "Agent"  # the --help section of the agent's own options
+# Turn and token budgets a rollout gets unless the user sets them: a model's, and the
+# offline lexical policy's, which spends more turns (several searches a hop, every candidate
+# it cannot rule out opened) and writes its notes as text.
+MAX_STEPS, MAX_ROLLOUT_TOKENS = 16, 32768
+LEXICAL_MAX_STEPS, LEXICAL_MAX_ROLLOUT_TOKENS = 60, 131072
 
 
 @app.command("search-agent")
@@ -30,14 +35,17 @@ def search_agent_command(
     judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
     judge_prompt_file: JudgePromptFile = None,
-    max_steps: Annotated[int, typer.Option("--max-steps", min=2, rich_help_panel=AGENT,
-                                           help="Model turns per rollout.")] = 16,
+    max_steps: Annotated[Optional[int], typer.Option(
+        "--max-steps", min=2, rich_help_panel=AGENT,
+        help=f"Model turns per rollout. Default: {MAX_STEPS}; {LEXICAL_MAX_STEPS} for --backend lexical, which "
+             "searches two or three times a hop and opens every candidate it cannot rule out.")] = None,
     max_context_tokens: Annotated[int, typer.Option(
         "--max-context-tokens", min=256, rich_help_panel=AGENT,
         help="Prompt size (estimated) above which the oldest tool outputs are trimmed.")] = 32768,
-    max_rollout_tokens: Annotated[int, typer.Option(
+    max_rollout_tokens: Annotated[Optional[int], typer.Option(
         "--max-rollout-tokens", min=16, rich_help_panel=AGENT,
-        help="Generated tokens per rollout, all turns.")] = 32768,
+        help=f"Generated tokens per rollout, all turns. Default: {MAX_ROLLOUT_TOKENS}; "
+             f"{LEXICAL_MAX_ROLLOUT_TOKENS} for --backend lexical (its notes count as tokens).")] = None,
     search_k: Annotated[int, typer.Option("--search-k", min=1, max=50, rich_help_panel=AGENT,
                                           help="Results per search unless the model asks for another k.")] = 5,
     page_words: Annotated[int, typer.Option("--page-words", min=50, rich_help_panel=AGENT,
@@ -126,8 +134,12 @@ def _agent_options(params: dict, temperature: float):
     protocol = params["protocol"] or ("tools" if params["backend"] == "openai" else "tags")
     if protocol not in PROTOCOLS:
         raise UsageError(f"--protocol {protocol!r}: choose tools or tags")
-    budgets = Budgets(max_steps=params["max_steps"], max_context_tokens=params["max_context_tokens"],
-                      max_rollout_tokens=params["max_rollout_tokens"], max_tokens_per_turn=params["max_tokens"] or Budgets.max_tokens_per_turn)
+    lexical = params["backend"] == "lexical"  # the offline policy walks an 8-hop chain in ~40 turns
+    max_steps = params["max_steps"] or (LEXICAL_MAX_STEPS if lexical else MAX_STEPS)
+    max_rollout_tokens = params["max_rollout_tokens"] or (LEXICAL_MAX_ROLLOUT_TOKENS if lexical else MAX_ROLLOUT_TOKENS)
+    budgets = Budgets(max_steps=max_steps, max_context_tokens=params["max_context_tokens"],
+                      max_rollout_tokens=max_rollout_tokens,
+                      max_tokens_per_turn=params["max_tokens"] or Budgets.max_tokens_per_turn)
     tools = ToolConfig(search_k=params["search_k"], max_search_k=max(20, params["search_k"]),
                        page_words=params["page_words"], allow_open_any=params["allow_open_any"])
     return AgentOptions(rollouts=params["rollouts"], protocol=protocol, budgets=budgets, tools=tools,
