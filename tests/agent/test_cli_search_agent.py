@@ -154,3 +154,11 @@ def test_an_in_process_engines_logs_never_reach_stdout(demo_index, tmp_path):
     assert [r["id"] for r in jsonl(result.stdout)] == ["q0", "q1"]  # records only
     for log in (b"vllm imported", b"engine starting", b"engine process log", b"generating"):
         assert log in result.stderr
+
+
+def test_the_help_defaults_are_the_rollout_defaults():
+    # The command names its defaults in --help without importing the agent (--help stays fast).
+    from ltrl_cli.agent.rollout import Budgets
+    from ltrl_cli.commands.search_agent import MAX_ROLLOUT_TOKENS, MAX_STEPS
+
+    assert (MAX_STEPS, MAX_ROLLOUT_TOKENS) == (Budgets.max_steps, Budgets.max_rollout_tokens)
