@@ -6,9 +6,11 @@
 
 Rows (ltrl | peer doing the same work):
 - search: `Index.search` (ids, titles, snippets) | Anserini's SimpleSearcher through pyjnius
-  (ids and scores), one query at a time on Wikispeedia: p50 and queries/s;
-- index: `ltrl index` | Pyserini's own indexer (`pyserini.index.lucene`, the same stored field,
-  flags and threads) after a few-line KILT -> JsonCollection conversion: wall time, size;
+  on Pyserini's own index of the same text (BM25, each hit's stored text loaded, nothing in
+  Python after it), one query at a time on Wikispeedia: p50 and queries/s; and, without a
+  target, beside BM25 alone on ltrl's Lucene index (ids only), which shows what Python adds;
+- index: `ltrl index` | Pyserini's own indexer (`pyserini.index.lucene` storing the text, the
+  same flags and threads) after a few-line KILT -> JsonCollection conversion: wall time, size;
 - walk: ltrl's walker | a plain networkx walker (bench_walk.py's defaults);
 - rubric: the rubric reward of `score_group` | the method's rule in a few lines (bench_score.py);
 - assemble: 128K-token contexts, warm token cache | one full recount of each final prompt;
@@ -87,20 +89,24 @@ def rows_index(work: Path, threads: int) -> list[dict]:
         if who == "peer" and n < len(ORDER) - 1:
             _rm(out)
     keep = work / "ltrl-idx"  # the search row reuses it
-    lucene_mb, pages_mb = _du(keep / "lucene") / 1e6, _du(keep / "pages") / 1e6
+    lucene_mb, text_mb = _du(keep / "lucene") / 1e6, _du(keep / "pages", "text") / 1e6
+    records_mb = _du(keep / "pages") / 1e6 - text_mb
     convert = statistics.median(s["convert_s"] for s in peer_split)
     note = (f"Peer: a few-line conversion of the KILT file to {threads} JsonCollection files (`id`, "
             f"`contents` = the page's text; median {convert:.1f} s) and Pyserini's `pyserini.index.lucene` "
-            f"with ltrl's flags (`-storeContents -optimize -threads {threads}`). ltrl also builds the link "
-            f"graph and keeps each page's record (anchors, links): its Lucene part is {lucene_mb:.0f} MB, "
-            f"the records {pages_mb:.1f} MB.")
+            f"storing the text (`--storeContents --optimize --threads {threads}`). ltrl's Lucene index stores "
+            f"only the id and ltrl keeps the text itself, once (`pages/text.bin`, LZ4); ltrl also builds the link "
+            f"graph and keeps each page's record (anchors, links).")
     return [row("`ltrl index` Wikispeedia (4,598 pages), wall", "s", times["ltrl"], times["peer"], higher=False,
                 target=1.0, note=note),
-            row("index size: Lucene (the stored text)", "MB", [lucene_mb] * 3, [sizes["peer"]] * 3, higher=False,
-                target=1.0, note="Each page's text is stored once (index format 2; format 1 stored it twice, "
-                                 "114 MB). The peer's index holds the text alone."),
+            row("index size: the search index and the text", "MB", [lucene_mb + text_mb] * 3, [sizes["peer"]] * 3,
+                higher=False, target=1.0,
+                note=f"ltrl: Lucene {lucene_mb:.1f} MB + the text once {text_mb:.1f} MB (each page one LZ4 block; "
+                     "format 1 stored it twice, 114 MB in all). The peer: Pyserini's index holding the text."),
             row("index size: the whole directory (+ link graph, page records)", "MB", [sizes["ltrl"]] * 3,
-                [sizes["peer"]] * 3, higher=False)]
+                [sizes["peer"]] * 3, higher=False,
+                note=f"The page records (anchors, links, paragraph lengths) {records_mb:.1f} MB and the link graph "
+                     f"{_du(keep / 'graph') / 1e6:.1f} MB are what ltrl holds beyond the peer.")]
 
 
 def peer_index(source: Path, out: Path, threads: int) -> None:
@@ -140,8 +146,9 @@ def peer_index(source: Path, out: Path, threads: int) -> None:
     print(json.dumps({"convert_s": round(convert, 2), "total_s": round(time.perf_counter() - started, 2)}))
 
 
-def _du(path: Path) -> int:
-    return sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file())
+def _du(path: Path, stem: str = "") -> int:
+    """Bytes under `path` (of the files named `stem`.* when given)."""
+    return sum(f.stat().st_size for f in Path(path).rglob(f"{stem}.*" if stem else "*") if f.is_file())
 
 
 def _rm(path: Path) -> None:
@@ -152,51 +159,85 @@ def _rm(path: Path) -> None:
 
 # ---------------------------------------------------------------- search
 
-def rows_search(work: Path, queries: int, k: int) -> list[dict]:
+ORDER3 = ("ltrl", "peer", "bm25", "bm25", "peer", "ltrl", "peer", "ltrl", "bm25")  # 3 each, no fixed place
+
+
+def rows_search(work: Path, queries: int, k: int, threads: int) -> list[dict]:
     import bench.bench_agent as agent_bench
     from ltrl_cli.backends.index import open_index
+    from ltrl_cli.backends.lucene import start_jvm
     from ltrl_cli.stages.index import build_index
 
-    path = work / "ltrl-idx"
+    path, peer_path = work / "ltrl-idx", work / "peer-idx"
     if not (path / "COMPLETE").exists():
-        build_index(DATA / "wikispeedia-kilt.jsonl.gz", path, threads=2, force=True)
+        build_index(DATA / "wikispeedia-kilt.jsonl.gz", path, threads=threads, force=True)
+    if not peer_path.is_dir():  # the index row leaves its last one; --only search builds it
+        subprocess.run([sys.executable, __file__, "--peer-index", str(DATA / "wikispeedia-kilt.jsonl.gz"),
+                        str(peer_path), str(threads)], check=True, capture_output=True, cwd=ROOT,
+                       env={**os.environ, "PYTHONPATH": str(ROOT)})
     agent_bench.SHARED = DATA
     index = open_index(path)
+    index.start()
+    pyserini = start_jvm()("io.anserini.search.SimpleSearcher")(str(peer_path))
+    pyserini.set_bm25(0.9, 0.4)  # ltrl's parameters
     asked = agent_bench.wikispeedia_queries(queries)
-    ours = lambda q: index.search(q, k)  # noqa: E731
-    bare = lambda q: index.lucene._searcher.search(q, k)  # noqa: E731  the peer: Lucene, no Python after it
-    for q in asked[:300]:  # JVM, JIT and page cache warm for both
-        ours(q), bare(q)
-    p50: dict[str, list[float]] = {"ltrl": [], "peer": []}
-    qps: dict[str, list[float]] = {"ltrl": [], "peer": []}
-    for who in ORDER:
-        latencies = agent_bench.timed_each(ours if who == "ltrl" else bare, asked)
+    runs = {"ltrl": lambda q: index.search(q, k),
+            "peer": lambda q: pyserini.search(q, k),  # BM25, and each hit's stored text loaded by Anserini
+            "bm25": lambda q: index.lucene._searcher.search(q, k)}  # BM25 and the id on ltrl's Lucene index
+    for q in asked[:300]:  # JVM, JIT and page cache warm for all
+        for run in runs.values():
+            run(q)
+    p50: dict[str, list[float]] = {who: [] for who in runs}
+    qps: dict[str, list[float]] = {who: [] for who in runs}
+    for who in ORDER3:
+        latencies = agent_bench.timed_each(runs[who], asked)
         p50[who].append(agent_bench.percentile(latencies, 0.5))
         qps[who].append(1000 * len(asked) / sum(latencies))
-    profile = search_profile(index, asked[:500], k)
+    profile = search_profile(index, runs, asked[:500], k)
     index.close()
-    why = (f"CPU per query (thread time, {k} hits): Lucene alone {profile['bare']:.2f} ms; fetching the "
-           f"{k} stored texts into Python +{profile['fetch']:.2f} ms; titles and snippets +{profile['rest']:.2f} ms.")
-    note = (f"{queries:,} queries of 3-8 consecutive words from Wikispeedia paragraphs, k = {k}, one at a time. "
-            f"Peer: `SimpleSearcher.search` through pyjnius (ids and scores; Anserini has loaded each hit's "
-            f"stored text, not handed to Python). {why}")
+    pyserini.close()
+    why = (f"CPU per query (thread time, {k} hits): BM25 and the ids on ltrl's index {profile['bm25']:.2f} ms; the "
+           f"same on Pyserini's index, where Anserini also loads each hit's stored text, {profile['peer']:.2f} ms. "
+           f"ltrl after Lucene: ids and scores into Python +{profile['ids']:.2f} ms, then a hit's text from the "
+           f"page store (LZ4) {profile['text']:.3f} ms, its node and title {profile['title']:.3f} ms and its "
+           f"snippet {profile['snippet']:.3f} ms, for {k} hits.")
+    note = (f"{queries:,} queries of 3-8 consecutive words from Wikispeedia paragraphs, k = {k}, one at a time; "
+            f"ltrl returns ids, titles and snippets. Peer: Anserini's `SimpleSearcher.search` through pyjnius on "
+            f"Pyserini's own index of the same text (the index row's peer: `--storeContents`, the way a "
+            f"Pyserini user keeps the text a hit shows), nothing done in Python after it. {why}")
+    bm25_note = ("The same queries through Lucene's BM25 on ltrl's own Lucene index, which stores only the id (ltrl "
+                 "keeps the text in its page store): Lucene alone, no text and no snippet. No target: this peer "
+                 "does not do the work a search hit needs; it shows what Python adds after Lucene (the profile "
+                 "above): a snippet chosen in Python over up to 4,000 bytes of each of the hits does not fit in a "
+                 f"quarter of Lucene's {profile['bm25']:.2f} ms.")
     return [row("search, one query at a time: p50", "ms", p50["ltrl"], p50["peer"], higher=False, target=0.8,
                 note=note),
-            row("search, one query at a time: queries/s", "q/s", qps["ltrl"], qps["peer"], higher=True, target=0.8)]
+            row("search, one query at a time: queries/s", "q/s", qps["ltrl"], qps["peer"], higher=True, target=0.8),
+            row("search p50 beside BM25 alone (ltrl's Lucene, ids only)", "ms", p50["ltrl"], p50["bm25"],
+                higher=False, note=bm25_note),
+            row("search queries/s beside BM25 alone (ltrl's Lucene, ids only)", "q/s", qps["ltrl"], qps["bm25"],
+                higher=True)]
 
 
-def search_profile(index, queries: list[str], k: int) -> dict:
-    """Thread CPU ms per query of: Lucene alone, + the stored texts fetched, + titles and snippets."""
-    def cpu(fn) -> float:
+def search_profile(index, runs: dict, queries: list[str], k: int) -> dict:
+    """Thread CPU ms per query of each search, and of each step after Lucene."""
+    from ltrl_cli.backends.base import snippet, snippet_terms, tokens
+
+    def cpu(fn, items) -> float:
         started = time.thread_time()
-        for q in queries:
-            fn(q)
+        for item in items:
+            fn(item)
         return (time.thread_time() - started) * 1000 / len(queries)
 
-    bare = cpu(lambda q: index.lucene._searcher.search(q, k))
-    fetched = cpu(lambda q: index.lucene.search(q, k))
-    full = cpu(lambda q: index.search(q, k))
-    return {"bare": bare, "fetch": fetched - bare, "rest": full - fetched}
+    found = [index.lucene.search(q, k) for q in queries]
+    nodes = [[index.node(page_id) for page_id, _ in hits] for hits in found]
+    texts = [[index.pages.text(node) for node in hits] for hits in nodes]
+    needles = [snippet_terms(tokens(q)) for q in queries]
+    return {"bm25": cpu(runs["bm25"], queries), "peer": cpu(runs["peer"], queries),
+            "ids": cpu(index.lucene.search, queries) - cpu(runs["bm25"], queries),
+            "text": cpu(lambda hits: [index.pages.text(node) for node in hits], nodes),
+            "title": cpu(lambda hits: [index.graph.title(index.node(page_id)) for page_id, _ in hits], found),
+            "snippet": cpu(lambda pair: [snippet(text, pair[1]) for text in pair[0]], list(zip(texts, needles)))}
 
 
 # ---------------------------------------------------------------- walk
@@ -430,11 +471,12 @@ def machine() -> str:
 
 
 def table(rows: list[dict], started: str, loads: tuple, elapsed: float, command: str) -> str:
+    shared = " (the machine was busy with other jobs as well)" if max(loads) > (os.cpu_count() or 1) else ""
     lines = ["# Performance: ltrl beside its peers", "",
              f"Written by `{command}` (bench/peers.py) on {started} UTC, in {elapsed / 60:.1f} minutes, on "
              f"{machine()}, no GPU. Load average (1 min) {loads[0]:.1f} at the start and {loads[1]:.1f} at the "
-             "end: the machine was shared with other jobs (up to 7 test runs), which is why each pair runs "
-             "alternately in the same minutes. Figures are min / **median** / max of 3; the ratio is of the "
+             f"end{shared}. Each pair runs alternately in the same minutes, after a warm-up, so load that drifts "
+             "hits both alike. Figures are min / **median** / max of 3; the ratio is of the "
              "medians, above 1 when ltrl is ahead (peer time / ltrl time for times, ltrl rate / peer rate for "
              "rates).", "",
              "| measure | ltrl | peer | ratio | target |", "|---|---|---|---|---|"]
@@ -465,7 +507,7 @@ def run_row(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
 
 def child(args: argparse.Namespace) -> None:
     work = Path(args.work)
-    rows = {"index": lambda: rows_index(work, args.threads), "search": lambda: rows_search(work, args.queries, 5),
+    rows = {"index": lambda: rows_index(work, args.threads), "search": lambda: rows_search(work, args.queries, 5, args.threads),
             "walk": lambda: rows_walk(work), "rubric": rows_rubric, "assemble": lambda: rows_assemble(args.contexts),
             "server": lambda: rows_server(work, args.authors_server, args.seconds)}[args.row]()
     print(json.dumps(rows))

@@ -249,9 +249,40 @@ def test_a_repeated_page_id_is_skipped_and_counted(tmp_path):
 
 def test_text_is_stored_once_and_the_record_beside_it(built):
     index = open_index(built[0] / "idx")
-    assert index.lucene.contents("11") == "".join(p + "\n" for p in PAGES[1]["text"])[:-1]
-    record = orjson.loads(index._meta[index.node("11")])[1]
+    node = index.node("11")
+    assert index.pages.text(node).decode() == "".join(p + "\n" for p in PAGES[1]["text"])[:-1]
+    record = orjson.loads(index.pages.meta(node))[1]
     assert record["text"] is None and record["anchors"] == PAGES[1]["anchors"]
+    searcher = index.lucene._searcher  # Lucene keeps the id alone: the text is not stored twice
+    assert searcher.doc_contents("11") is None and searcher.doc("11").get("id") == "11"
+    index.close()
+
+
+def test_opening_a_page_starts_no_jvm(built):
+    index = open_index(built[0] / "idx")
+    assert index.page("11")["text"] == PAGES[1]["text"]
+    assert index._lucene is None
+
+
+def test_a_damaged_text_store_names_the_page_and_the_rebuild(built, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(built[0] / "idx", target)
+    blob = target / "pages" / "text.bin"
+    data = bytearray(blob.read_bytes())
+    data[4:] = bytes(len(data) - 4)  # every block after the first size header zeroed
+    blob.write_bytes(bytes(data))
+    index = open_index(target)
+    with pytest.raises(BackendError, match=r"page 10: its stored text cannot be read .* rebuild it with: ltrl index"):
+        index.page("10")
+
+
+def test_a_text_store_cut_short_is_refused_at_open(built, tmp_path):
+    target = tmp_path / "idx"
+    shutil.copytree(built[0] / "idx", target)
+    blob = target / "pages" / "text.bin"
+    blob.write_bytes(blob.read_bytes()[:-10])
+    with pytest.raises(BackendError, match=f"index {target} is damaged .*text.bin does not end where"):
+        open_index(target)
 
 
 def test_an_index_of_another_format_is_refused_with_the_rebuild_command(built, tmp_path):
@@ -260,7 +291,7 @@ def test_an_index_of_another_format_is_refused_with_the_rebuild_command(built, t
     info = orjson.loads((target / "COMPLETE").read_bytes())
     info["format"] = 1  # text stored twice, pages as raw JSON
     (target / "COMPLETE").write_bytes(orjson.dumps(info))
-    with pytest.raises(BackendError, match=f"index {target} has format 1 and this ltrl reads format 2 .*"
+    with pytest.raises(BackendError, match=f"index {target} has format 1 and this ltrl reads format 3 .*"
                                            f"rebuild it with: ltrl index {built[0] / 'small.jsonl.gz'} -o {target} --force"):
         open_index(target)
 

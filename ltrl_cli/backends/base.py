@@ -100,7 +100,7 @@ STOP_WORDS = frozenset(
     "they this to was will with".split())
 
 
-SNIPPET_SCAN = 4000  # characters of a page a snippet is chosen from
+SNIPPET_SCAN = 4000  # bytes of a page (UTF-8) a snippet is chosen from
 
 
 def snippet_terms(query_terms: Iterable[str]) -> list[bytes]:
@@ -112,25 +112,27 @@ def snippet_terms(query_terms: Iterable[str]) -> list[bytes]:
     return list(dict.fromkeys(t.encode() for t in query_terms if len(t) > 1 and t not in STOP_WORDS))
 
 
-def snippet(text: str, needles: list[bytes], width: int = 200, scan: int = SNIPPET_SCAN) -> str:
-    r"""The line of `text` after its first (the title line) with most of the query's terms, cut to `width`.
+def snippet(data: bytes, needles: list[bytes], width: int = 200, scan: int = SNIPPET_SCAN) -> str:
+    r"""The line of a page's UTF-8 text after its first (the title line) with most of the query's terms, cut to `width`.
 
     A term counts once per line, matched as a substring; stop words do not count. Of equal
     lines the first wins (leads and attribute lines come early); with no term found, the
-    first non-blank line. Only the first `scan` characters are searched: on the long
-    pages of Wikispeedia (28 KB a hit, on average) searching the whole text took 5x the
-    Lucene query itself, and the lead of an article is what says what it is about. Most
-    KILT pages are shorter than `scan`. The text is searched as UTF-8 bytes, ASCII
-    letters lower-cased, jumping from hit to hit with `find`.
+    first non-blank line. Only the first `scan` bytes are searched: on the long pages of
+    Wikispeedia (28 KB a hit, on average) searching the whole text took 5x the Lucene
+    query itself, and the lead of an article is what says what it is about. Most KILT
+    pages are shorter than `scan`. ASCII letters are lower-cased once, and the search
+    jumps from hit to hit with `find`.
 
-    >>> snippet("T\nNothing here.\nBorn in Oslo in 1901.", snippet_terms(["oslo", "born"]))
+    >>> snippet(b"T\nNothing here.\nBorn in Oslo in 1901.", snippet_terms(["oslo", "born"]))
     'Born in Oslo in 1901.'
-    >>> snippet("T\n\nFirst line.\nSecond line.", [b"nowhere"])
+    >>> snippet(b"T\n\nFirst line.\nSecond line.", [b"nowhere"])
     'First line.'
-    >>> snippet("T\nFirst line.\nOslo, later.", [b"oslo"], scan=15)
+    >>> snippet(b"T\nFirst line.\nOslo, later.", [b"oslo"], scan=15)
     'First line.'
+    >>> snippet("T\nKöln am Rhein".encode(), [b"rhein"], scan=4)  # a character cut by `scan` is dropped
+    'K'
     """
-    data = text[:scan].encode("utf-8", "surrogatepass")
+    data = data[:scan]
     low, body = data.lower(), data.find(b"\n") + 1
     counts: dict[int, int] = {}  # line start -> terms found on the line
     ends: dict[int, int] = {}
@@ -146,7 +148,7 @@ def snippet(text: str, needles: list[bytes], width: int = 200, scan: int = SNIPP
         line = data[start:ends[start]]
     else:
         line = next((line for line in data[body:].split(b"\n") if line.strip()), b"") if body else b""
-    return clip(line.decode("utf-8", "surrogatepass") or text.split("\n", 1)[0], width)
+    return clip((line or data.split(b"\n", 1)[0]).decode("utf-8", "ignore"), width)
 
 
 def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
@@ -155,7 +157,8 @@ def snippet_of(page: dict, query_terms: set[str], width: int = 200) -> str:
     >>> snippet_of({"text": ["T", "Nothing here.", "Born in Oslo in 1901."]}, {"oslo", "born"})
     'Born in Oslo in 1901.'
     """
-    return snippet(page_text(page), snippet_terms(query_terms), width) or page.get("wikipedia_title", "")
+    text = page_text(page).encode("utf-8", "surrogatepass")
+    return snippet(text, snippet_terms(query_terms), width) or page.get("wikipedia_title", "")
 
 
 class MemoryIndex:

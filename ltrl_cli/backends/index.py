@@ -2,9 +2,9 @@
 
 `open_index(DIR)` returns an `Index`, which implements the PageStore and Searcher
 protocols of `backends.base`, and carries the link graph as `.graph`. Titles, ids and
-links come from the memory-mapped graph files, the rest of a page's record from
-`DIR/pages/` (see backends/pagestore.py); the JVM (about a second) starts only when a
-page's text or a search is first needed.
+links come from the memory-mapped graph files, a page's text and the rest of its record
+from `DIR/pages/` (see backends/pagestore.py); the JVM (about a second) starts only when
+a search is first made.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import orjson
 
 from ltrl_cli.backends.base import Hit, snippet, snippet_terms, tokens
 from ltrl_cli.backends.graph import Graph
-from ltrl_cli.backends.pagestore import FORMAT, Meta, join_page
+from ltrl_cli.backends.pagestore import FORMAT, Pages, join_page
 from ltrl_cli.errors import BackendError
 from ltrl_cli.lru import LRU
 
@@ -42,11 +42,11 @@ def open_index(path: str | Path) -> "Index":
         if built != FORMAT:
             raise BackendError(f"index {path} has format {built} and this ltrl reads format {FORMAT} (pages are "
                                f"stored differently); rebuild it with: {rebuild_command(path)}")
-        graph, meta = Graph(path / "graph"), Meta(path / "pages")
+        graph, pages = Graph(path / "graph"), Pages(path / "pages")
     except (OSError, ValueError, orjson.JSONDecodeError) as exc:
         raise BackendError(
             f"index {path} is damaged ({exc}); rebuild it with: {rebuild_command(path)}") from None
-    return Index(path, graph, meta, info)
+    return Index(path, graph, pages, info)
 
 
 def owner_mark(source: Path) -> str:
@@ -76,8 +76,8 @@ class Index:
         info: the counts recorded when the index was built.
     """
 
-    def __init__(self, path: Path, graph: Graph, meta: Meta, info: dict, cache_pages: int = 2048):
-        self.path, self.graph, self.info, self._meta = path, graph, info, meta
+    def __init__(self, path: Path, graph: Graph, pages: Pages, info: dict, cache_pages: int = 2048):
+        self.path, self.graph, self.info, self.pages = path, graph, info, pages
         self._lucene = None
         self._pages: LRU[str, dict] = LRU(cache_pages)
 
@@ -108,11 +108,8 @@ class Index:
         page = self._pages.get(page_id)
         if page is None:
             node = self.node(page_id)
-            text = self.lucene.contents(page_id)
-            if text is None:
-                raise BackendError(f"page {page_id} is in the graph of {self.path} but not in its Lucene index; "
-                                   f"the index is damaged, rebuild it with: {rebuild_command(self.path)}")
-            page = self._pages[page_id] = join_page(text, self._meta[node])
+            text = self._text(page_id, node).decode("utf-8", "surrogatepass")
+            page = self._pages[page_id] = join_page(text, self.pages.meta(node))
         return page
 
     def title(self, page_id: str) -> str:
@@ -142,9 +139,21 @@ class Index:
         found = self.lucene.batch_search(queries, k)
         return [self._hits(results, snippet_terms(tokens(query))) for results, query in zip(found, queries)]
 
-    def _hits(self, results: list[tuple[str, float, str]], needles: list[bytes]) -> list[Hit]:
-        """Hits with their titles (from the graph) and snippets (from the stored text alone)."""
-        return [Hit(page_id, self.title(page_id), score, snippet(text, needles)) for page_id, score, text in results]
+    def _hits(self, results: list[tuple[str, float]], needles: list[bytes]) -> list[Hit]:
+        """Hits with their titles (from the graph) and snippets (from the page's stored text alone)."""
+        hits = []
+        for page_id, score in results:
+            node = self.node(page_id)
+            hits.append(Hit(page_id, self.graph.title(node), score, snippet(self._text(page_id, node), needles)))
+        return hits
+
+    def _text(self, page_id: str, node: int) -> bytes:
+        """A page's stored text, UTF-8; BackendError naming the page when it cannot be read."""
+        try:
+            return self.pages.text(node)
+        except (IndexError, ValueError) as exc:
+            raise BackendError(f"page {page_id}: its stored text cannot be read ({exc}); the index is damaged, "
+                               f"rebuild it with: {rebuild_command(self.path)}") from None
 
     # ---- link evidence
 

