@@ -276,7 +276,7 @@ def rows_assemble(contexts: int) -> list[dict]:
     import bench.bench_assemble as asm
     from ltrl_cli.backends.base import page_body
     from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
-    from ltrl_cli.stages.assemble import DOC_SEPARATOR, user_turn
+    from ltrl_cli.context.layout import DOC_SEPARATOR, user_turn
 
     os.environ.setdefault("TIKTOKEN_CACHE_DIR", str(DATA / "tiktoken"))
     asm.WIKISPEEDIA = DATA / "wikispeedia-kilt.jsonl.gz"
@@ -501,7 +501,8 @@ def run_row(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
     print(f"bench: {name} took {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if done.returncode != 0:
         print(done.stderr[-3000:], file=sys.stderr)
-        return [row(name, "", [], None, higher=True, note=f"failed: {done.stderr.strip().splitlines()[-1:]}")]
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        return [{**row(name, "", [], None, higher=True, note=f"failed: {last}"), "failed": True}]
     return json.loads(done.stdout)
 
 
@@ -544,6 +545,10 @@ def main() -> None:
             rows += run_row(name, args, Path(tmp))
     command = "make bench" if args.only == list(ROWS) else "bench/peers.py --only " + " ".join(args.only)
     text = table(rows, stamp, (load_start, os.getloadavg()[0]), time.perf_counter() - started, command)
+    failed = [r["measure"] for r in rows if r.get("failed")]
+    if failed:  # a table with a hole must not replace a whole one
+        raise SystemExit(f"bench: {len(failed)} row(s) failed ({', '.join(failed)}; their errors are above); "
+                         f"{'nothing written' if args.out != '-' else 'no table'}; rerun them with --only")
     if args.out == "-":
         sys.stdout.write(text)
     else:
