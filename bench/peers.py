@@ -491,6 +491,39 @@ def table(rows: list[dict], started: str, loads: tuple, elapsed: float, command:
     return "\n".join(lines) + "\n"
 
 
+README_START, README_END = "<!-- make bench: start -->", "<!-- make bench: end -->"
+
+
+def readme_block(performance: str) -> str:
+    """The README's summary of docs/performance.md: its first line and the table with medians only.
+
+    A pure function of the table's text, so a test can check the README against the table.
+    """
+    lines = performance.splitlines()
+    first = next(line for line in lines if line.startswith("Written by"))
+    when = first.split(" on ", 1)[1].split(" UTC", 1)[0]
+    rest = first.split(" UTC, ", 1)[1].split(". Each pair", 1)[0]
+    out = [README_START,
+           f"Last run: `make bench` on {when} UTC, {rest}. Medians of 3; the ratio is above 1 when ltrl is "
+           "ahead; [docs/performance.md](docs/performance.md) has the spreads and what each row measures.", "",
+           "| measure | ltrl | peer | ratio | target |", "|---|---|---|---|---|"]
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not line.startswith("| ") or cells[0] in ("measure", "---"):
+            continue
+        medians = [c.split("**")[1] if "**" in c else c for c in cells[1:3]]
+        out.append(f"| {cells[0]} | {medians[0]} | {medians[1]} | {cells[3]} | {cells[4]} |")
+    return "\n".join(out + [README_END])
+
+
+def update_readme(readme: Path, block: str) -> None:
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise SystemExit(f"bench: {readme} has no {README_START} ... {README_END} block to write the figures into")
+    readme.write_text(text[:start] + block + text[end + len(README_END):])
+
+
 def run_row(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
     argv = [sys.executable, __file__, "--row", name, "--work", str(work), "--threads", str(args.threads),
             "--queries", str(args.queries), "--contexts", str(args.contexts), "--seconds", str(args.seconds)]
@@ -554,6 +587,9 @@ def main() -> None:
     else:
         Path(args.out).write_text(text)
         print(f"bench: wrote {args.out}", file=sys.stderr)
+        if command == "make bench" and Path(args.out).resolve() == (ROOT / "docs" / "performance.md").resolve():
+            update_readme(ROOT / "README.md", readme_block(text))  # the README's figures are the table's
+            print("bench: wrote its summary into README.md", file=sys.stderr)
 
 
 if __name__ == "__main__":
