@@ -73,13 +73,14 @@ class Index:
 
     Attributes:
         graph: the link graph (`Graph`): CSR arrays, node <-> id/title maps, anchors.
+        pages: the page store (`Pages`): each node's text (UTF-8) and the rest of its record.
         info: the counts recorded when the index was built.
     """
 
     def __init__(self, path: Path, graph: Graph, pages: Pages, info: dict, cache_pages: int = 2048):
         self.path, self.graph, self.info, self.pages = path, graph, info, pages
         self._lucene = None
-        self._pages: LRU[str, dict] = LRU(cache_pages)
+        self._recent: LRU[str, dict] = LRU(cache_pages)  # pages lately opened, whole
 
     def start(self) -> None:
         """Start the JVM and open Lucene now, on the calling thread.
@@ -105,11 +106,11 @@ class Index:
     def page(self, page_id: str) -> dict:
         """The stored KILT record of a page (KeyError when there is none)."""
         page_id = str(page_id)
-        page = self._pages.get(page_id)
+        page = self._recent.get(page_id)
         if page is None:
             node = self.node(page_id)
             text = self._text(page_id, node).decode("utf-8", "surrogatepass")
-            page = self._pages[page_id] = join_page(text, self.pages.meta(node))
+            page = self._recent[page_id] = join_page(text, self.pages.meta(node))
         return page
 
     def title(self, page_id: str) -> str:
