@@ -144,7 +144,12 @@ APP = textwrap.dedent('''
 
 def run_app(mode: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", APP, mode], env=env, **kwargs)
+    # A suite started in the background by a shell without job control (`make test &` in a
+    # script, some CI runners) runs with SIGINT ignored, and a child inherits that: Python
+    # then leaves Ctrl-C ignored, as a user of `nohup` wants. The command is tested as a
+    # terminal runs it, with SIGINT at its default.
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    return subprocess.Popen([sys.executable, "-c", APP, mode], env=env, preexec_fn=restore, **kwargs)
 
 
 def test_stdout_carries_records_only_even_when_libraries_print():
