@@ -32,7 +32,8 @@ def index_command(
     """Build a searchable index and the hyperlink graph of a KILT file or any corpus of pages.
 
     Streams the file (memory does not grow with its text) and writes into DIR a Lucene
-    BM25 index that stores each page, and the link graph: anchors' hrefs resolved to
+    BM25 index of each page's text, the pages themselves (the text once, compressed; a
+    page opens without starting Java), and the link graph: anchors' hrefs resolved to
     pages (URL-decoded, fragments stripped, first letter case-insensitive, underscores as
     spaces; Wikispeedia's `unplaced_links` too), self-links and duplicates dropped,
     unresolved targets counted. A page whose id an earlier page had is skipped and
