@@ -28,3 +28,18 @@ def test_the_summary_keeps_every_row_with_its_medians():
            "and 2.0 at the end." in block[1]
     assert block[5:-1] == ["| search p50 (ms) | 0.42 | 0.81 | 1.92x | >= 0.8x (met) |",
                            "| size (MB) | 61.9 | 64.1 | 1.04x |  |", "| server (req/s) | - | - | - |  |"]
+
+
+def test_make_bench_replaces_the_readme_block_and_nothing_else(tmp_path):
+    import pytest
+
+    from bench.peers import update_readme
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold figures\n{README_END}\nafter\n")
+    update_readme(readme, f"{README_START}\nnew figures\n{README_END}")
+    assert readme.read_text() == f"intro\n{README_START}\nnew figures\n{README_END}\nafter\n"
+    readme.write_text("a README without the markers\n")
+    with pytest.raises(SystemExit, match="has no <!-- make bench: start -->"):
+        update_readme(readme, "x")
+    assert readme.read_text() == "a README without the markers\n"
