@@ -233,8 +233,8 @@ def search_profile(index, runs: dict, queries: list[str], k: int) -> dict:
     nodes = [[index.node(page_id) for page_id, _ in hits] for hits in found]
     texts = [[index.pages.text(node) for node in hits] for hits in nodes]
     needles = [snippet_terms(tokens(q)) for q in queries]
-    return {"bm25": cpu(runs["bm25"], queries), "peer": cpu(runs["peer"], queries),
-            "ids": cpu(index.lucene.search, queries) - cpu(runs["bm25"], queries),
+    bm25 = cpu(runs["bm25"], queries)
+    return {"bm25": bm25, "peer": cpu(runs["peer"], queries), "ids": cpu(index.lucene.search, queries) - bm25,
             "text": cpu(lambda hits: [index.pages.text(node) for node in hits], nodes),
             "title": cpu(lambda hits: [index.graph.title(index.node(page_id)) for page_id, _ in hits], found),
             "snippet": cpu(lambda pair: [snippet(text, pair[1]) for text in pair[0]], list(zip(texts, needles)))}
@@ -365,7 +365,8 @@ def rows_server(work: Path, authors: Path | None, seconds: float) -> list[dict]:
             for kind, n in r["errors"].items():
                 errors[who][kind] = errors[who].get(kind, 0) + n
         if not all(r["requests"] for r in runs[who]):
-            raise SystemExit(f"{'ltrl' if who == 'ltrl' else 'the authors'}' server answered no request in a run "
+            whose = "ltrl's" if who == "ltrl" else "the authors'"
+            raise SystemExit(f"{whose} server answered no request in a run "
                              f"(errors: {errors[who]})")
     said = lambda e: ", ".join(f"{n:,} {kind}" for kind, n in sorted(e.items())) or "none"  # noqa: E731
     note = (f"The same request to both (label, an 8,000-character reasoning and a short answer, 5 rubrics, "

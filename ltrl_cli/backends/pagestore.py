@@ -24,12 +24,16 @@ from __future__ import annotations
 from array import array
 from pathlib import Path
 
-import lz4.block
 import numpy as np
 import orjson
 
 from ltrl_cli.backends.base import page_text
-from ltrl_cli.errors import BackendError
+from ltrl_cli.errors import BackendError, MissingDependency
+
+try:
+    import lz4.block as lz4_block
+except ImportError:  # the `index` extra is missing: said when a page is first written or read
+    lz4_block = None
 
 FORMAT = 3  # the index format `open_index` reads; COMPLETE records the one an index was built with
 
@@ -76,15 +80,22 @@ def encode_text(text: str) -> bytes:
     >>> decode_text(encode_text("Paris\\nThe capital.")).decode()
     'Paris\\nThe capital.'
     """
-    return lz4.block.compress(text.encode("utf-8", "surrogatepass"))
+    return _lz4().compress(text.encode("utf-8", "surrogatepass"))
 
 
 def decode_text(block: bytes) -> bytes:
     """The UTF-8 text of one `text.bin` block (ValueError when the block is damaged)."""
+    lz4 = _lz4()
     try:
-        return lz4.block.decompress(block)
-    except lz4.block.LZ4BlockError as exc:
+        return lz4.decompress(block)
+    except lz4.LZ4BlockError as exc:
         raise ValueError(f"a damaged LZ4 block ({exc})") from None
+
+
+def _lz4():
+    if lz4_block is None:
+        raise MissingDependency("lz4", "index", "An ltrl index's page store")
+    return lz4_block
 
 
 class _Blobs:
