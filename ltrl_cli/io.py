@@ -48,7 +48,7 @@ def read_records(
     naming the line. `stats` counts `in` and `skipped` and follows the line number.
     """
     stats = stats if stats is not None else Stats()
-    for number, raw in enumerate(stream, start=1):
+    for number, raw in enumerate(_lines(stream, source), start=1):
         stats.line = number
         if not raw.strip():
             continue
@@ -59,6 +59,25 @@ def read_records(
             continue
         stats.update("in")
         yield record
+
+
+def _lines(stream: BinaryIO | Iterable[bytes], source: str | None) -> Iterator[bytes]:
+    """The lines of `stream`; compressed input that is damaged or cut short is BadInput."""
+    import zlib
+
+    lines = iter(stream)
+    while True:
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
+            raise BadInput(f"the compressed input is damaged or cut short ({exc})", source=source) from None
+        except Exception as exc:
+            if type(exc).__name__ != "ZstdError":
+                raise
+            raise BadInput(f"the zstd input is damaged ({exc})", source=source) from None
+        yield line
 
 
 def _parse(raw: bytes, schema: Reads | None) -> dict:
@@ -180,19 +199,129 @@ def silence(out: IO[bytes]) -> None:
     os.close(devnull)
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def open_input(path: str | os.PathLike, *, text: bool = False) -> IO:
-    """Open a file for reading, gzip-compressed or not (told by its first two bytes).
+    """Open a file for reading, gzip- or zstd-compressed or not (told by its first bytes).
 
     Text mode reads UTF-8 (a byte-order mark is dropped) with newlines left as they are,
     as the csv module wants.
     """
-    path = Path(path)
-    with open(path, "rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
+    stream = decompressing(open(Path(path), "rb"))
     if text:
-        return opener(path, "rt", encoding="utf-8-sig", newline="")
-    return opener(path, "rb")
+        return io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    return stream
+
+
+def stdin_stream() -> BinaryIO:
+    """Standard input as bytes, decompressed when it is gzip or zstd (`ltrl tier < traj.jsonl.gz`)."""
+    if sys.stdin.isatty():  # a person typing: never wait for four bytes before the first line
+        return sys.stdin.buffer
+    return decompressing(sys.stdin.buffer)
+
+
+def decompressing(stream: BinaryIO) -> BinaryIO:
+    """`stream`, or a reader of what it holds when it starts with gzip's or zstd's magic bytes.
+
+    The first bytes are peeked where the stream can peek (files, stdin) and put back
+    otherwise, so a plain stream loses nothing and is read as it is.
+    """
+    head, stream = _first_bytes(stream, len(ZSTD_MAGIC))
+    if head.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[return-value]
+    if head.startswith(ZSTD_MAGIC):
+        return io.BufferedReader(_Zstd(stream), buffer_size=1 << 16)  # type: ignore[return-value]
+    return stream
+
+
+def _first_bytes(stream: BinaryIO, size: int) -> tuple[bytes, BinaryIO]:
+    """Up to `size` leading bytes of `stream` (fewer only at its end), and a stream that still
+    yields them: peeked when the stream can, else read and put back in front."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        head = peek(size)[:size]  # empty only at the end of the stream
+        if not head or len(head) >= size or not _could_be_magic(head):
+            return head, stream
+    head = stream.read(size)  # a pipe that has sent less than `size` bytes so far: wait for them
+    while head and len(head) < size and _could_be_magic(head):
+        more = stream.read(size - len(head))
+        if not more:
+            break
+        head += more
+    return head, io.BufferedReader(_Prefixed(head, stream), buffer_size=1 << 16)  # type: ignore[return-value]
+
+
+def _could_be_magic(head: bytes) -> bool:
+    return GZIP_MAGIC.startswith(head[:2]) or ZSTD_MAGIC.startswith(head[:4])
+
+
+class _Zstd(io.RawIOBase):
+    """A raw reader of zstd data: frames one after another (`zstd -c a >> f; zstd -c b >> f`)
+    read as one stream, and a stream that ends inside a frame is an EOFError, as gzip's is
+    (zstandard's own stream reader ends quietly there, so a cut file would pass for whole)."""
+
+    def __init__(self, stream: BinaryIO):
+        import zstandard
+
+        self.stream, self.context = stream, zstandard.ZstdDecompressor()
+        self.frame = self.context.decompressobj()
+        self.in_frame = False  # some bytes of the current frame are read
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self.pending:
+            chunk = self.stream.read(1 << 16)
+            if not chunk:
+                if self.in_frame:
+                    raise EOFError("zstd data ended inside a frame")
+                return 0
+            self.pending = self._decompress(chunk)
+        size = min(len(buffer), len(self.pending))
+        buffer[:size], self.pending = self.pending[:size], self.pending[size:]
+        return size
+
+    def _decompress(self, chunk: bytes) -> bytes:
+        out = []
+        while chunk:
+            self.in_frame = True
+            out.append(self.frame.decompress(chunk))
+            if not self.frame.eof:
+                break
+            chunk, self.in_frame = self.frame.unused_data, False
+            self.frame = self.context.decompressobj()
+        return b"".join(out)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
+
+
+class _Prefixed(io.RawIOBase):
+    """A raw stream that yields `prefix`, then the rest of `stream`."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO):
+        self.prefix, self.stream = prefix, stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self.prefix:
+            size = min(len(buffer), len(self.prefix))
+            buffer[:size], self.prefix = self.prefix[:size], self.prefix[size:]
+            return size
+        chunk = self.stream.read1(len(buffer)) if hasattr(self.stream, "read1") else self.stream.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+    def close(self) -> None:
+        self.stream.close()
+        super().close()
 
 
 def written_through(path: Path) -> bool:
@@ -332,7 +461,7 @@ def stdin_records(*, required: bool = True, **kwargs: Any) -> Iterator[dict]:
     """
     if sys.stdin.isatty():
         console.info("reading JSONL from stdin (Ctrl-D to end)...")
-    records = read_records(sys.stdin.buffer, **kwargs)
+    records = read_records(stdin_stream(), **kwargs)
     return _at_least_one(records, kwargs.get("stats")) if required else records
 
 

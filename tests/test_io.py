@@ -267,3 +267,61 @@ def test_no_input_records_is_exit_1_not_a_silent_success(args):
     all_bad = run_ltrl(*args, "--skip-bad", input=b'{"id": 1\n')
     assert all_bad.returncode == 1 and all_bad.stdout == b""
     assert b"every line was bad and skipped (1)" in all_bad.stderr
+
+
+# ---- compressed input: gzip and zstd told by their magic bytes, on stdin as in files ----
+
+def _compress(kind: str, data: bytes) -> bytes:
+    if kind == "gzip":
+        import gzip
+
+        return gzip.compress(data)
+    import zstandard
+
+    return zstandard.ZstdCompressor().compress(data)
+
+
+class _Trickle(io.RawIOBase):
+    """A pipe that hands out one byte a read and cannot peek (the worst case for sniffing)."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        if not self.data:
+            return 0
+        buffer[:1], self.data = self.data[:1], self.data[1:]
+        return 1
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd", "plain"])
+@pytest.mark.parametrize("peekable", [True, False])
+def test_compressed_streams_are_recognised_by_their_magic_bytes(kind, peekable):
+    from ltrl_cli.io import decompressing
+
+    data = b'{"id": "a"}\n{"id": "b"}\n'
+    raw = data if kind == "plain" else _compress(kind, data)
+    stream = io.BufferedReader(io.BytesIO(raw)) if peekable else _Trickle(raw)
+    assert [r["id"] for r in read_records(decompressing(stream))] == ["a", "b"]
+
+
+@pytest.mark.parametrize("kind", ["gzip", "zstd"])
+def test_compressed_stdin_is_read_and_damage_is_one_line(kind, tmp_path):
+    from tests.conftest import run_ltrl
+
+    record = {"id": "q1", "question": "q?", "answer": "a", "rollouts": []}
+    data = _compress(kind, dumps(record) * 3)
+    done = run_ltrl("tier", "--keep-unsolved", input=data)
+    assert done.returncode == 0, done.stderr
+    assert [r["id"] for r in jsonl(done.stdout)] == ["q1"] * 3
+    cut = run_ltrl("tier", input=data[: len(data) // 2])
+    assert cut.returncode == 1 and cut.stdout == b""
+    assert cut.stderr.decode().startswith("ltrl tier: the compressed input is damaged or cut short")
+    (tmp_path / "f").write_bytes(data)  # files take the same path
+    from ltrl_cli.io import open_input
+
+    with open_input(tmp_path / "f") as handle:
+        assert len(list(read_records(handle))) == 3

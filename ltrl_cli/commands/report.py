@@ -43,14 +43,14 @@ def report_command(
     """
     import sys
 
-    from ltrl_cli.io import open_input, read_records, replacing
+    from ltrl_cli.io import open_input, read_records, replacing, stdin_stream
     from ltrl_cli.stats import Stats
     from ltrl_cli.report import build_report
     from ltrl_cli.report.data import gather
 
     with command("report", quiet=quiet, verbose=verbose, summary=False):
         names = inputs or ["-"]
-        streams = [sys.stdin.buffer if name == "-" else open_input(Path(name)) for name in names]
+        streams = [stdin_stream() if name == "-" else open_input(Path(name)) for name in names]
         sources = []
         for name, stream in zip(names, streams):
             reader = Stats()  # one per input, for the line number of a refused record
