@@ -31,7 +31,8 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # tiktoken downloads its encodings on first use; a checkout next to the shared data
 # (../shared/data/tiktoken) has them already, which keeps the demo fully offline.
 if [[ -z "${TIKTOKEN_CACHE_DIR:-}" && -d "$here/../../shared/data/tiktoken" ]]; then
-  export TIKTOKEN_CACHE_DIR="$here/../../shared/data/tiktoken"
+  TIKTOKEN_CACHE_DIR=$(cd "$here/../../shared/data/tiktoken" && pwd)
+  export TIKTOKEN_CACHE_DIR
 fi
 # The demo never needs a model hub or an API key.
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -57,15 +58,17 @@ else
   ltrl index "$corpus" -o "$index" --force
 fi
 
-# Fail now, not after the slow stages, if the tokenizer cannot be loaded. Without the
-# shared tiktoken files and without network, the default falls back to a BPE tokenizer
-# trained on the demo corpus itself (labelled in metadata.tokenizer of every record).
-if ! ltrl assemble --index "$index" --tokenizer "$TOKENIZER" -q </dev/null >/dev/null 2>"$WORK/tokenizer.err"; then
-  if [[ -n "${DEMO_TOKENIZER:-}" ]]; then cat "$WORK/tokenizer.err" >&2; exit 1; fi
+# Fail now, not after the slow stages, if the tokenizer cannot be loaded (`ltrl check`
+# loads it and says what it loaded). Without the shared tiktoken files and without
+# network, the default falls back to a BPE tokenizer trained on the demo corpus itself
+# (labelled in metadata.tokenizer of every record).
+if ! ltrl check --tokenizer "$TOKENIZER"; then
+  [[ -z "${DEMO_TOKENIZER:-}" ]] || exit 1  # a tokenizer the user named: no silent substitute
   echo "$TOKENIZER is not available offline; counting tokens with a BPE trained on the demo corpus instead" >&2
   TOKENIZER="$WORK/demo-bpe-$PAGES-s$SEED.json"
   [[ -s "$TOKENIZER" ]] || ltrl corpus tokenizer "$corpus" -o "$TOKENIZER" --force
 fi
+echo "tokens are counted with $TOKENIZER" >&2
 
 step "walk: $WALKS random walks of $HOPS hops"
 ltrl walk --index "$index" -n "$WALKS" --hops "$HOPS" --seed "$SEED" >"$WORK/walks.jsonl"

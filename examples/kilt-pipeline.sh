@@ -50,7 +50,7 @@ step "index: streams $KILT (hours for the full snapshot; reused once COMPLETE)"
 [[ -f "$index/COMPLETE" ]] || ltrl index "$KILT" -o "$index" --threads 8 --force
 
 # The tokenizer is fetched once (the only download); fail here rather than after the LLM stages.
-ltrl assemble --index "$index" --tokenizer "$TOKENIZER" --allow-download -q </dev/null >/dev/null
+ltrl check --tokenizer "$TOKENIZER" --allow-download --index "$index"
 
 step "walk: $WALKS controlled random walks of 8 hops"
 ltrl walk --index "$index" -n "$WALKS" --hops 8 --seed "$SEED" >"$WORK/walks.jsonl"
