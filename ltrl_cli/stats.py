@@ -34,12 +34,17 @@ class Stats:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self._measures: dict[str, str] = {}  # figures that are not counts (a mean), shown after the counts
         self.line = 0  # the input line the reader is on (a position, not a count; 0: none read)
         self.started = time.perf_counter()
 
     def update(self, name: str, n: int = 1) -> None:
         """Add `n` to the count `name` (n=0 makes it show, as 0, in the summary)."""
         self._counts[name] = self._counts.get(name, 0) + int(n)
+
+    def measure(self, name: str, text: str) -> None:
+        """Show `name text` in the summary after the counts (`mean reward 0.412`); set again to replace."""
+        self._measures[name] = text
 
     def __getitem__(self, name: str) -> int:
         return self._counts.get(name, 0)
@@ -60,6 +65,7 @@ class Stats:
     def summary(self, command: str, elapsed: float | None = None) -> str:
         """`walk: 1,000 out, 0 skipped (0.4s)`."""
         parts = [f"{value:,} {name}" for name, value in self.as_dict().items()]
+        parts += [f"{name} {text}" for name, text in self._measures.items()]
         elapsed = time.perf_counter() - self.started if elapsed is None else elapsed
         return f"{command}: {', '.join(parts) or 'nothing done'} ({elapsed:.1f}s)"
 

@@ -35,6 +35,50 @@ def test_group_per_line_with_the_contains_judge():
     assert out["score"] == {"mode": "positive-only", "alpha": 0.3, "rubric_on": "content", "judge": "contains"}
 
 
+def test_summary_line_gives_mean_reward_accuracy_and_recall():
+    result = run_ltrl("score", "--judge", "contains", input=to_jsonl([GROUP]))
+    last = result.stderr.decode().strip().splitlines()[-1]
+    # rewards 0.7, 1.0, 0, 0; outcomes 1, 1, 0, 0; raw recall 0, 0.5, 0.25, 0
+    assert "mean reward 0.425, outcome accuracy 0.500, mean rubric recall 0.188" in last, last
+
+
+def test_score_and_search_agent_share_one_default_judge():
+    import typer
+
+    from ltrl_cli.cli import app
+    from ltrl_cli.reward.builder import JudgeOptions
+    from ltrl_cli.reward.judge import DEFAULT_JUDGE
+
+    group = typer.main.get_command(app)
+    defaults = {name: next(p.default for p in group.commands[name].params if p.name == "judge")
+                for name in ("score", "search-agent")}
+    assert defaults == {"score": DEFAULT_JUDGE, "search-agent": DEFAULT_JUDGE} and JudgeOptions().name == DEFAULT_JUDGE
+    # the answers `exact` scored 0: a correct date inside a sentence
+    record = {"id": "d", "label": "8 July 1776", "rubrics": [], "responses": ["</think>Via X and Y: 8 July 1776"]}
+    [out] = scored("--eval", records=[record])
+    assert out["rewards"][0]["outcome_reward"] == 1.0
+
+
+def test_profile_longtracerl_on_jsonl_scores_as_the_server(tmp_path):
+    with FakeOpenAI(verdict_for) as server:
+        result = run_ltrl("score", "--profile", "longtracerl", "--base-url", server.base_url, "--model", "j",
+                          "--no-cache", input=to_jsonl([GROUP]))
+        assert result.returncode == 0, result.stderr.decode()
+        assert server.requests[0]["thinking"] == {"type": "disabled"}
+    stderr = result.stderr.decode()
+    assert stderr.startswith("ltrl score: profile longtracerl") and "--as-server" in stderr
+    assert "--on-judge-error" not in stderr.splitlines()[0]  # a server-only setting
+    [out] = jsonl(result.stdout)
+    assert out["score"]["as_server"] is True and out["score"]["judge"] == "llm"
+    # the server's split: no </think> means all of it is content, so the 4th response is judged
+    assert len(server.requests) == 4
+
+
+def test_unknown_profile_exits_2():
+    result = run_ltrl("score", "--profile", "theirs", input=to_jsonl([GROUP]))
+    assert result.returncode == 2 and "--profile 'theirs': choose one of longtracerl" in result.stderr.decode()
+
+
 def test_modes_alpha_and_rubric_on():
     [out] = scored("--judge", "contains", "--mode", "pos-neg", "--alpha", "0.5", "--rubric-on", "both",
                    records=[GROUP])

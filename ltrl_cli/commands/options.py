@@ -24,6 +24,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ltrl_cli import keyenv
+from ltrl_cli.reward.judge import DEFAULT_JUDGE  # noqa: F401  (score's and search-agent's --judge default)
 
 PANEL = "Model"  # the --help section these options are listed under
 
@@ -113,7 +114,7 @@ def judge_options(params: dict[str, Any], *, name: str | None = None, **given: A
     """JudgeOptions from a command's keyword arguments (e.g. `locals()`)."""
     from ltrl_cli.reward.builder import JudgeOptions
 
-    values = dict(name=name or params.get("judge", "exact"), base_url=params.get("judge_base_url"),
+    values = dict(name=name or params.get("judge", DEFAULT_JUDGE), base_url=params.get("judge_base_url"),
                   model=params.get("judge_model"), api_key_env=params.get("judge_api_key_env"),
                   max_tokens=params.get("judge_max_tokens"), parser=params.get("judge_parse", "strict"),
                   no_think=params.get("judge_no_think", "chat-template"),

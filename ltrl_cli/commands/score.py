@@ -8,7 +8,7 @@ import typer
 
 from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, JudgeName,
+    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, JudgeName,
     JudgeNoThink, JudgeParse, JudgePromptFile, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
 )
 
@@ -71,6 +71,11 @@ HeaderTimeout = Annotated[float, typer.Option(
     "--header-timeout", min=0.1, rich_help_panel=SERVER, metavar="SECONDS",
     help="A connection that sends no whole request head for this long (from its start or its last answer) is "
          "closed.")]
+Profile = Annotated[Optional[str], typer.Option(
+    "--profile", metavar="NAME", help=(
+        "A set of settings in one switch; flags you give win. longtracerl: be the authors' reward server "
+        "(--judge llm --judge-no-think thinking-disabled --as-server, and with --serve --on-judge-error zero; "
+        "their judge prompt only from --judge-prompt-file). Said on stderr at start; --host/--port stay yours."))]
 BodyTimeout = Annotated[float, typer.Option(
     "--body-timeout", min=0.1, rich_help_panel=SERVER, metavar="SECONDS",
     help="A request body not received within this time is answered 408 and its connection closed.")]
@@ -78,8 +83,8 @@ BodyTimeout = Annotated[float, typer.Option(
 
 @app.command("score")
 def score_command(
-    mode: Mode = "positive-only", alpha: Alpha = 0.3, eval_mode: EvalMode = False, rubric_on: RubricOn = "content",
-    thinking: Thinking = True, as_server: AsServer = False, judge: JudgeName = "exact",
+    ctx: typer.Context, profile: Profile = None, mode: Mode = "positive-only", alpha: Alpha = 0.3, eval_mode: EvalMode = False, rubric_on: RubricOn = "content",
+    thinking: Thinking = True, as_server: AsServer = False, judge: JudgeName = DEFAULT_JUDGE,
     judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None, judge_api_key_env: JudgeApiKeyEnv = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
     judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
@@ -99,7 +104,8 @@ def score_command(
     Adds: `rewards` (one object per response; `reward` on one-response lines) with
     reward, outcome_reward, rubric_reward, rubric_reward_normalized, malformed, truncated,
     judge, and judge_error when no verdict could be obtained; `score` (mode, alpha, judge).
-    Exits 1 at the end if any verdict is missing, unless --allow-judge-errors.
+    Exits 1 at the end if any verdict is missing, unless --allow-judge-errors. The summary
+    line gives the mean reward, the outcome accuracy and the mean rubric recall.
 
     \b
     Example:
@@ -107,6 +113,8 @@ def score_command(
       ltrl score --judge llm --base-url http://localhost:8000/v1 --model Qwen/Qwen3-8B \\
         --rubrics-key metadata.rubrics --eval < outputs.jsonl
       ltrl score --serve --port 8080 --judge llm --base-url http://localhost:8000/v1 --model judge
+      ltrl score --serve --host 0.0.0.0 --port 8080 --profile longtracerl \\
+        --base-url http://judge:8000/v1 --model qwen3-235b-a22b-instruct-2507
     """
     from ltrl_cli.commands.options import judge_options
     from ltrl_cli.errors import LtrlError, UsageError
@@ -115,10 +123,12 @@ def score_command(
     from ltrl_cli.stages.score import Keys
 
     with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
+        params = _with_profile(ctx, profile, locals())
+        judge, on_judge_error, as_server = params["judge"], params["on_judge_error"], params["as_server"]
         options = _score_options(mode, alpha, eval_mode, rubric_on, thinking, as_server)
-        llm_options = LLMOptions.pick(locals())
+        llm_options = LLMOptions.pick(params)
         # score's own --base-url/--model, --temperature and --max-tokens are the judge's.
-        the_judge = build_judge(judge_options(locals(), temperature=llm_options.temperature,
+        the_judge = build_judge(judge_options(params, temperature=llm_options.temperature,
                                               max_tokens=llm_options.max_tokens), llm_options)
         if serve:
             from ltrl_cli.reward.server import Limits, serve_forever
@@ -137,6 +147,20 @@ def score_command(
             raise LtrlError(f"{errors:,} response(s) got no verdict (see `judge_error` in the records); "
                             f"fix the judge endpoint and rerun{'' if no_cache else ' (cached verdicts are reused)'}, or pass "
                             f"--allow-judge-errors")
+
+
+def _with_profile(ctx: typer.Context, profile: str | None, params: dict) -> dict:
+    """The command's parameters with --profile's settings where no flag was given; the
+    profile's note goes to stderr before anything starts."""
+    from ltrl_cli import console
+    from ltrl_cli.reward.profiles import apply_profile
+
+    params = {k: v for k, v in params.items() if k != "ctx"}
+    given = {name for name in params if (source := ctx.get_parameter_source(name)) and source.name != "DEFAULT"}
+    params, note = apply_profile(profile, params, given, serve=params["serve"])
+    if note:
+        console.warn(f"ltrl score: {note}")  # shown even with -q: it changes what every reward means
+    return params
 
 
 def _score_options(mode: str, alpha: float, eval_mode: bool, rubric_on: str, thinking: bool, as_server: bool):
@@ -167,10 +191,13 @@ def _schema(keys, options):
 def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:
     """Score stdin to stdout; returns how many responses got no verdict."""
     from ltrl_cli.io import records_out, stdin_records, write_records
-    from ltrl_cli.stages.score import judge_errors, score
+    from ltrl_cli.stages.score import Tally, judge_errors, score
+
+    tally = Tally()
 
     def counted(records):
         for record in records:
+            tally.add(record)
             found = judge_errors(record)
             if found:
                 run.update("judge errors", found)
@@ -181,4 +208,6 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) ->
         scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
                        stats=run, skip_bad=skip_bad)
         run.update("out", write_records(counted(scored), out))
+    for name, text in tally.measures().items():
+        run.measure(name, text)
     return run["judge errors"]

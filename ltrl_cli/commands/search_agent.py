@@ -9,8 +9,8 @@ import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens, JudgeModel,
-    JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink, MaxRetries, MaxTokens, Model, NoCache,
+    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens,
+    JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink, MaxRetries, MaxTokens, Model, NoCache,
     Temperature, Timeout, judge_options,
 )
 
@@ -31,7 +31,7 @@ def search_agent_command(
         "--protocol", metavar="tools|tags", rich_help_panel=AGENT,
         help="How actions travel: tools (OpenAI tool calling) or tags (<search>...</search> text tags, for "
              "models without tool calling). Default: tools for --backend openai, tags otherwise.")] = None,
-    judge: JudgeName = "contains", judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
+    judge: JudgeName = DEFAULT_JUDGE, judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
     judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
     judge_prompt_file: JudgePromptFile = None,

@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ltrl_cli.errors import UsageError
-from ltrl_cli.reward.judge import JUDGE_PROMPT, JUDGES, LLMJudge, RuleJudge, check_prompt
+from ltrl_cli.reward.judge import DEFAULT_JUDGE, JUDGE_PROMPT, JUDGES, LLMJudge, RuleJudge, check_prompt
 
 
 @dataclass(frozen=True)
 class JudgeOptions:
     """The judge options every command takes (commands/options.py has their flags)."""
 
-    name: str = "exact"  # exact | contains | llm
+    name: str = DEFAULT_JUDGE  # exact | contains | llm
     base_url: str | None = None
     model: str | None = None
     api_key_env: str | None = None

@@ -23,6 +23,9 @@ from ltrl_cli.errors import UsageError
 from ltrl_cli.llm.base import LLM, ChatRequest
 
 JUDGES = ("exact", "contains", "llm")
+# The judge every command uses unless told: `exact` scored 0 on correct answers phrased
+# "Via X and Y: 8 July 1776", which `contains` (the label as whole words) accepts.
+DEFAULT_JUDGE = "contains"
 MAX_ATTEMPTS = 3  # the method: retry the judge up to 3 times on an unparseable verdict
 
 

@@ -186,5 +186,38 @@ def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = Scor
 
 def judge_errors(record: dict) -> int:
     """How many of a scored record's responses have a judge_error."""
+    return sum(1 for r in reward_dicts(record) if r.get("judge_error"))
+
+
+def reward_dicts(record: dict) -> list[dict]:
+    """A scored record's reward objects: its `rewards` list, or its one `reward`."""
     found = record.get("rewards") or ([record["reward"]] if isinstance(record.get("reward"), dict) else [])
-    return sum(1 for r in found if isinstance(r, dict) and r.get("judge_error"))
+    return [r for r in found if isinstance(r, dict)]
+
+
+class Tally:
+    """The means the summary line gives: reward, outcome accuracy and rubric recall, each over
+    the responses that have the number (an excluded response has no reward, an unjudged one
+    no outcome).
+
+    >>> t = Tally(); t.add({"rewards": [{"reward": 1.0, "outcome_reward": 1.0, "rubric_reward": 0.5},
+    ...                                 {"reward": None, "outcome_reward": None, "rubric_reward": 0.0}]})
+    >>> t.measures()
+    {'mean reward': '1.000', 'outcome accuracy': '1.000', 'mean rubric recall': '0.250'}
+    """
+
+    KEYS = {"mean reward": "reward", "outcome accuracy": "outcome_reward", "mean rubric recall": "rubric_reward"}
+
+    def __init__(self) -> None:
+        self.sums = {name: [0.0, 0] for name in self.KEYS}
+
+    def add(self, record: dict) -> None:
+        for reward in reward_dicts(record):
+            for name, key in self.KEYS.items():
+                value = reward.get(key)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    self.sums[name][0] += value
+                    self.sums[name][1] += 1
+
+    def measures(self) -> dict[str, str]:
+        return {name: f"{total / n:.3f}" for name, (total, n) in self.sums.items() if n}

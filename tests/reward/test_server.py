@@ -29,9 +29,13 @@ class Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "ltrl_cli", "score", "--serve", "--port", "0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
         self.stderr: list[str] = []
-        line = self.proc.stderr.readline().decode()  # blocks until the server is listening (or died)
-        self.stderr.append(line)
-        match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+        match = None
+        for _ in range(5):  # notes (a --profile's) come before the line saying where it listens
+            line = self.proc.stderr.readline().decode()  # blocks until the server is listening (or died)
+            self.stderr.append(line)
+            match = re.search(r"http://127\.0\.0\.1:(\d+)", line)
+            if match or not line:
+                break
         if not match:
             self.proc.kill()
             raise AssertionError(f"server did not start: {line}{self.proc.stderr.read().decode()}")
@@ -206,6 +210,41 @@ def test_llm_judge_failure_502_without_the_url_then_zero_mode():
         finally:
             srv.stop()
         assert "no verdict" in srv.stderr[-1] and "127.0.0.1" not in srv.stderr[-1]
+
+
+def test_profile_longtracerl_is_the_authors_server_in_one_switch(tmp_path):
+    def handler(request_body):
+        if "FAIL" in request_body["messages"][0]["content"]:
+            return Reply({"error": {"message": "judge down"}}, status=503)
+        return completion("extracted_final_answer: Paris\nreasoning: same\ncorrect: yes")
+
+    with FakeOpenAI(handler) as judge:
+        srv = Server("--profile", "longtracerl", "--base-url", judge.base_url, "--model", "j", "--no-cache",
+                     "--max-retries", "0")
+        try:
+            note = srv.stderr[0]
+            assert "profile longtracerl" in note and "--judge llm" in note and "--on-judge-error zero" in note
+            assert "--judge-no-think thinking-disabled" in note and "ltrl's own wording" in note
+            status, data = srv.post("/evaluate", body())
+            assert status == 200 and data["outcome_reward"] == 1.0
+            assert judge.requests[0]["thinking"] == {"type": "disabled"}
+            assert "chat_template_kwargs" not in judge.requests[0]
+            status, data = srv.post("/evaluate", body(response="</think>FAIL, France"))
+            assert status == 200 and data["outcome_reward"] == 0.0  # a judge failure scores 0, as theirs
+        finally:
+            srv.stop()
+        # their prompt when the user gives its file; a flag given wins over the profile
+        prompt = tmp_path / "theirs.txt"
+        prompt.write_text("Q: {question}\nA: {correct_answer}\nR: {response}\n")
+        srv = Server("--profile", "longtracerl", "--judge-prompt-file", str(prompt), "--judge-no-think", "none",
+                     "--base-url", judge.base_url, "--model", "j", "--no-cache")
+        try:
+            assert f"judge prompt from {prompt}" in srv.stderr[0] and "kept as given: --judge-no-think" in srv.stderr[0]
+            srv.post("/evaluate", body(response="</think>Paris 2"))
+            assert judge.requests[-1]["messages"][0]["content"].startswith("Q: Which city?\nA: Paris")
+            assert "thinking" not in judge.requests[-1] and "chat_template_kwargs" not in judge.requests[-1]
+        finally:
+            srv.stop()
 
 
 def _raw(srv: "Server") -> "socket.socket":
