@@ -68,6 +68,9 @@ def _offline_env(monkeypatch):
         monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(SHARED_DATA / "tiktoken"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    # Endpoint defaults a developer's shell may hold (ltrl_cli/llm/env.py) must not steer tests.
+    for name in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "LTRL_JUDGE_BASE_URL", "LTRL_JUDGE_MODEL", "LTRL_JUDGE_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 # ---- the demo corpus and an index of it, shared by every area's tests (helper H1) ----

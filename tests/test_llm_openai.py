@@ -255,7 +255,7 @@ def test_concurrent_requests_share_one_session_and_overlap(serve):
 
 # -- make_llm and the shared options ------------------------------------------------------
 def test_make_llm_openai_needs_base_url_and_model():
-    with pytest.raises(UsageError, match="--backend openai needs --base-url and --model"):
+    with pytest.raises(UsageError, match=r"--backend openai needs --base-url \(or OPENAI_BASE_URL\) and --model"):
         make_llm(LLMOptions(backend="openai"))
     with pytest.raises(UsageError, match="needs --model"):
         make_llm(LLMOptions(backend="openai", base_url="http://127.0.0.1:9/v1"))

@@ -44,13 +44,14 @@ Backend = Annotated[str, typer.Option(
          "GPU), hf (transformers in-process, small models on CPU), or this command's offline stand-in.")]
 BaseUrl = Annotated[Optional[str], typer.Option(
     "--base-url", metavar="URL", rich_help_panel=PANEL,
-    help="Endpoint root for --backend openai, e.g. http://localhost:8000/v1.")]
+    help="Endpoint root for --backend openai, e.g. http://localhost:8000/v1 [default: $OPENAI_BASE_URL].")]
 Model = Annotated[Optional[str], typer.Option(
     "--model", metavar="NAME", rich_help_panel=PANEL,
     help="Model name the endpoint serves (openai), or a model directory or hub id (vllm, hf).")]
 ApiKeyEnv = Annotated[Optional[str], typer.Option(
     "--api-key-env", metavar="VAR", rich_help_panel=PANEL, callback=key_env_callback,
-    help="Name of the environment variable holding the API key (the key itself is never printed).")]
+    help="Name of the environment variable holding the API key (the key itself is never printed) "
+         "[default: OPENAI_API_KEY when it is set].")]
 Concurrency = Annotated[int, typer.Option(
     "--concurrency", min=1, metavar="N", rich_help_panel=PANEL, help="Requests in flight at once.")]
 Timeout = Annotated[float, typer.Option(
@@ -87,12 +88,15 @@ JudgeName = Annotated[str, typer.Option(
          "LLM judge).")]
 JudgeBaseUrl = Annotated[Optional[str], typer.Option(
     "--judge-base-url", rich_help_panel=JUDGE_PANEL, metavar="URL",
-    help="The LLM judge's own OpenAI-compatible endpoint [default: the command's model].")]
+    help="The LLM judge's own OpenAI-compatible endpoint [default: $LTRL_JUDGE_BASE_URL, else the command's "
+         "model].")]
 JudgeModel = Annotated[Optional[str], typer.Option(
-    "--judge-model", rich_help_panel=JUDGE_PANEL, metavar="NAME", help="The LLM judge's model [default: --model].")]
+    "--judge-model", rich_help_panel=JUDGE_PANEL, metavar="NAME",
+    help="The LLM judge's model [default: $LTRL_JUDGE_MODEL, else --model].")]
 JudgeApiKeyEnv = Annotated[Optional[str], typer.Option(
     "--judge-api-key-env", rich_help_panel=JUDGE_PANEL, metavar="VAR", callback=key_env_callback,
-    help="Variable holding the judge endpoint's API key [default: --api-key-env].")]
+    help="Variable holding the judge endpoint's API key [default: LTRL_JUDGE_API_KEY when it is set, else "
+         "--api-key-env].")]
 JudgeMaxTokens = Annotated[Optional[int], typer.Option(
     "--judge-max-tokens", min=1, rich_help_panel=JUDGE_PANEL,
     help="Most tokens a judge reply may use (not sent unless given).")]

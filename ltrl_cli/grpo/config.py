@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from ltrl_cli.errors import UsageError, check_installed
 from ltrl_cli.keyenv import check_key_env
+from ltrl_cli.llm import env
 
 CONFIG_NAME = "ltrl-grpo.yaml"  # the resolved settings, in OUTDIR and in every checkpoint
 LOSS_TYPES = ("dapo", "bnpo", "dr_grpo", "grpo")  # TRL 1.16 loss types; the first three are token-level
@@ -204,8 +205,10 @@ def validate(s: GrpoSettings) -> None:
     check_key_env(s.judge_api_key_env, "setting judge_api_key_env")  # before the settings are written to OUTDIR
     if s.judge_prompt_file and not Path(s.judge_prompt_file).expanduser().is_file():
         raise UsageError(f"setting judge_prompt_file: {s.judge_prompt_file} is not a file")
-    if s.judge == "llm" and not (s.judge_base_url and s.judge_model):
-        raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint)")
+    endpoint = (s.judge_base_url or env.judge_default("base_url"), s.judge_model or env.judge_default("model"))
+    if s.judge == "llm" and not all(endpoint):
+        raise UsageError("--judge llm needs --judge-base-url and --judge-model (an OpenAI-compatible endpoint; "
+                         "or LTRL_JUDGE_BASE_URL and LTRL_JUDGE_MODEL)")
     if s.use_vllm and s.vllm_mode == "server" and not s.vllm_server_base_url:
         raise UsageError("--vllm-mode server needs --vllm-server-url (where the vLLM server listens)")
 

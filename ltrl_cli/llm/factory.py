@@ -56,10 +56,14 @@ def make_llm(options: LLMOptions, *, offline: dict[str, Callable[..., Any]] | No
             they are deterministic and cheap.
 
     Raises:
-        UsageError: an unknown backend, or --backend openai without --base-url/--model.
+        UsageError: an unknown backend, or --backend openai without --base-url/--model
+            (OPENAI_BASE_URL and OPENAI_API_KEY fill what no flag gives: ltrl_cli.llm.env).
         MissingDependency: vllm or transformers is not installed.
     """
+    from ltrl_cli.llm import env
+
     offline = offline or {}
+    options = env.model_options(options)  # OPENAI_BASE_URL / OPENAI_API_KEY where no flag gave one
     if options.backend in offline:
         factory = offline[options.backend]
         return factory(options) if _takes_argument(factory) else factory()
@@ -74,7 +78,7 @@ def make_llm(options: LLMOptions, *, offline: dict[str, Callable[..., Any]] | No
 def _model_backend(options: LLMOptions, offline: dict[str, Any]) -> Any:
     if options.backend == "openai":
         if not options.base_url or not options.model:
-            given = (("--base-url", options.base_url), ("--model", options.model))
+            given = (("--base-url (or OPENAI_BASE_URL)", options.base_url), ("--model", options.model))
             missing = " and ".join(flag for flag, value in given if not value)
             raise UsageError(f"--backend openai needs {missing} (for example --base-url http://localhost:8000/v1 "
                              f"--model Qwen/Qwen3-4B)")

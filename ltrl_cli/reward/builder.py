@@ -6,6 +6,8 @@ The rule for the LLM judge's endpoint:
 - any of `--judge-base-url`, `--judge-model`, `--judge-api-key-env` given: the judge gets
   its own OpenAI-compatible endpoint; what is not given comes from the command's own model
   options (`--base-url`, `--model`, `--api-key-env`);
+- the variables LTRL_JUDGE_BASE_URL, LTRL_JUDGE_MODEL and LTRL_JUDGE_API_KEY count as
+  given when the flags are not (`ltrl_cli.llm.env`);
 - none given: the command's own model judges (search-agent's and eval's generation model;
   score's `--base-url`/`--model`, which are the judge's there).
 Timeouts, retries and the response cache always follow the command's model options.
@@ -57,17 +59,20 @@ class JudgeOptions:
 def judge_llm(options: JudgeOptions, llm_options: Any = None, llm: Any = None,
               make_llm: Callable[..., Any] | None = None) -> Any:
     """The model the LLM judge asks, by the rule in this module's docstring."""
+    from ltrl_cli.llm import env
     from ltrl_cli.llm.factory import MODEL_BACKENDS, LLMOptions
     from ltrl_cli.llm.factory import make_llm as default_make_llm
 
     make_llm = make_llm or default_make_llm
+    options = env.judge_options(options)  # LTRL_JUDGE_BASE_URL / _MODEL / _API_KEY where no flag gave one
     base = llm_options if llm_options is not None else LLMOptions()
     if options.own_endpoint:
         own = replace(base, backend="openai", base_url=options.base_url or base.base_url,
                       model=options.model or base.model, api_key_env=options.api_key_env or base.api_key_env,
                       temperature=None)
         if not own.base_url or not own.model:
-            raise UsageError("--judge llm needs an endpoint: give --judge-base-url and --judge-model")
+            raise UsageError("--judge llm needs an endpoint: give --judge-base-url and --judge-model (or "
+                             "LTRL_JUDGE_BASE_URL and LTRL_JUDGE_MODEL)")
         return make_llm(own)
     if llm is not None:
         if getattr(llm, "name", None) not in MODEL_BACKENDS:
