@@ -19,9 +19,9 @@ GEN = "Generation"
 JUDGE = "Judge"
 OUT = "Output"
 
-BenchmarkName = Annotated[str, typer.Option(
+BenchmarkName = Annotated[Optional[str], typer.Option(
     "--benchmark", "-b", rich_help_panel=RUN, metavar="NAME",
-    help="aa-lcr, mrcr, frames, longbench-v2 or longreason.")]
+    help="aa-lcr, mrcr, frames, longbench-v2 or longreason (required unless comparing results files).")]
 DataPath = Annotated[Optional[Path], typer.Option(
     "--data", rich_help_panel=RUN, metavar="PATH",
     help="The benchmark's official file or downloaded dataset folder (see docs/eval.md). With --score-only: "
@@ -65,8 +65,23 @@ AllowJudgeErrors = Annotated[bool, typer.Option(
 
 SummaryFile = Annotated[Optional[Path], typer.Option(
     "--summary", rich_help_panel=OUT, metavar="FILE", help="Write the summary (score, breakdowns) as JSON here.")]
+ResultsFile = Annotated[Optional[Path], typer.Option(
+    "--results", rich_help_panel=OUT, metavar="PATH",
+    help="Write the run's results file (lm-evaluation-harness layout: score with bootstrap standard error, n, "
+         "breakdowns, model, endpoint host, sampling, version, git hash, date, command) to this .json file, or "
+         "into this folder as results_<benchmark>_<date>.json.")]
+Label = Annotated[Optional[str], typer.Option(
+    "--label", rich_help_panel=OUT, metavar="NAME",
+    help="The run's name in the results file and in --compare tables [default: --model].")]
 Compare = Annotated[Optional[str], typer.Option(
-    "--compare", rich_help_panel=OUT, metavar="paper", help="Put the paper's figures beside the score.")]
+    "--compare", rich_help_panel=OUT, metavar="paper|FILE",
+    help="paper: put the paper's figures beside the score. A results file, followed by more (`--compare A.json "
+         "B.json ...`): compare those runs side by side (no benchmark is run).")]
+CompareFiles = Annotated[Optional[list[Path]], typer.Argument(
+    metavar="[FILE]...", show_default=False, help="More results files for --compare.")]
+TableFile = Annotated[Optional[Path], typer.Option(
+    "--table", rich_help_panel=OUT, metavar="FILE",
+    help="With --compare FILE...: also write the table to FILE, as markdown (.md) or JSON (.json).")]
 PaperModel = Annotated[str, typer.Option(
     "--paper-model", rich_help_panel=OUT, metavar="MODEL",
     help="Whose paper figures: qwen3-4b-thinking, qwen3-30b-a3b-thinking or deepseek-r1-qwen3-8b.")]
@@ -74,7 +89,7 @@ PaperModel = Annotated[str, typer.Option(
 
 @app.command("eval")
 def eval_command(
-    benchmark: BenchmarkName, data: DataPath = None, samples: Samples = 4, limit: Limit = None, shard: Shard = None,
+    files: CompareFiles = None, benchmark: BenchmarkName = None, data: DataPath = None, samples: Samples = 4, limit: Limit = None, shard: Shard = None,
     skip_missing: SkipMissing = False, score_only: ScoreOnly = False,
     backend: Backend = "openai", base_url: BaseUrl = None, model: Model = None, api_key_env: ApiKeyEnv = None,
     concurrency: Concurrency = 16, timeout: Timeout = 3600.0, max_retries: MaxRetries = 6,
@@ -86,7 +101,8 @@ def eval_command(
     judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
     judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
-    summary: SummaryFile = None, compare: Compare = None, paper_model: PaperModel = "qwen3-4b-thinking",
+    summary: SummaryFile = None, results: ResultsFile = None, label: Label = None, compare: Compare = None,
+    table: TableFile = None, paper_model: PaperModel = "qwen3-4b-thinking",
     skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Run one of the paper's five long-context benchmarks and score it as its owners do.
@@ -95,7 +111,8 @@ def eval_command(
     records (stdin or --data). Writes: one record per question (`id`, `gold`, `samples`
     with response, extracted answer, score and judge verdict, mean `score`); the summary
     (avg@K in percent, per-bucket breakdowns) as a table on stderr and as JSON with
-    --summary. Sampling defaults are the paper's: temperature 0.6, top-p 0.95, top-k 20,
+    --summary, and with --results as a results file to compare runs by (`ltrl eval --compare
+    base.json trained.json`: the paper's before/after table). Sampling defaults are the paper's: temperature 0.6, top-p 0.95, top-k 20,
     4 samples, 32,768 new tokens. Responses are cached, so a killed run resumes.
 
     The official files are read strictly: a file of another benchmark is refused by name,
@@ -114,10 +131,14 @@ def eval_command(
         --judge-model Qwen/Qwen3-235B-A22B --base-url http://localhost:8000/v1 --model m > aa.jsonl
       ltrl eval -b aa-lcr --score-only --judge-prompt longtracerl \\
         --judge-base-url http://judge:8000/v1 --judge-model j < aa.jsonl > aa-ltr.jsonl
+      ltrl eval --compare base/ trained/ --table before-after.md
     """
     from ltrl_cli.llm.factory import LLMOptions
 
-    with command("eval", quiet=quiet, verbose=verbose) as run:
+    with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files)) as run:
+        if _comparing(compare, files):
+            _compare([Path(compare), *(files or [])], table)
+            return
         params = dict(locals())
         options = LLMOptions.pick(params)
         settings = _Settings(**{f.name: params[f.name] for f in fields(_Settings)})
@@ -152,7 +173,10 @@ class _Settings:
     judge_prompt_file: Path | None
     allow_judge_errors: bool
     summary: Path | None
+    results: Path | None
+    label: str | None
     compare: str | None
+    table: Path | None
     paper_model: str
     skip_bad: bool
     quiet: bool
@@ -165,8 +189,8 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     from ltrl_cli.io import records_out, write_records
     from ltrl_cli.stages.evaluate import Selection, nothing_done, remember, summary
 
-    bench = benchmark_module(s.benchmark)
     _check(s)
+    bench = benchmark_module(s.benchmark)
     paper = _paper(s)  # a bad --paper-model fails before any work
     selection = Selection()
     records = _prepare(run, s, options, bench, selection)
@@ -178,6 +202,8 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
         raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,
                                      score_only=s.score_only, skipped=run["skipped"]))
     result = summary(kept, bench, paper, quiet=s.quiet, path=s.summary)
+    if s.results is not None:
+        _write_results(s, options, result, kept)
     if result["ungraded_samples"] and not s.allow_judge_errors:
         raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "
                         f"records); fix the judge and rerun{'' if options.no_cache else ' (cached answers are reused)'}, "
@@ -189,8 +215,10 @@ def _check(s: _Settings) -> None:
 
     if s.judge_prompt not in ("official", "longtracerl"):
         raise UsageError(f"--judge-prompt {s.judge_prompt!r}: choose official or longtracerl")
-    if s.compare not in (None, "paper"):
-        raise UsageError(f"--compare {s.compare!r}: the only comparison is 'paper'")
+    if s.benchmark is None:
+        raise UsageError("--benchmark is required (or --compare FILE... to compare results files)")
+    if s.table is not None:
+        raise UsageError("--table writes a comparison: give it with --compare FILE...")
     if not s.score_only and s.data is None:
         raise UsageError("--data is required: the benchmark's file or dataset folder (see docs/eval.md)")
 
@@ -209,8 +237,7 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
     from ltrl_cli.eval.runner import Evaluator, Sampling, evaluate, regrade
     from ltrl_cli.stages.evaluate import previous_records, questions
 
-    sampling = Sampling(temperature=0.6 if options.temperature is None else options.temperature, top_p=s.top_p,
-                        top_k=s.top_k if s.top_k > 0 else None, max_tokens=options.max_tokens or 32768, seed=s.seed)
+    sampling = _sampling(s, options)
     llm = None if s.score_only else _generator(options)
     graders = Graders(judge_llm=_judge_llm(s, options, llm, bench), judge_prompt=s.judge_prompt,
                       judging=_judging(s))
@@ -225,6 +252,62 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
     model = {**options.describe(), "sampling": sampling.describe()}
     return evaluate(items, evaluator, samples=s.samples, concurrency=options.concurrency, tokenizer=tokenizer,
                     max_context=s.max_context, model=model)
+
+
+def _sampling(s: _Settings, options: Any) -> Any:
+    from ltrl_cli.eval.runner import Sampling
+
+    return Sampling(temperature=0.6 if options.temperature is None else options.temperature, top_p=s.top_p,
+                    top_k=s.top_k if s.top_k > 0 else None, max_tokens=options.max_tokens or 32768, seed=s.seed)
+
+
+def _comparing(compare: str | None, files: list[Path] | None) -> bool:
+    """--compare names results files (not `paper`), or more files follow it."""
+    return bool(files) or compare not in (None, "paper")
+
+
+def _compare(paths: list[Path], table: Path | None) -> None:
+    """Print the runs side by side on stderr; write the table as markdown or JSON."""
+    import orjson
+
+    from ltrl_cli import console
+    from ltrl_cli.errors import UsageError
+    from ltrl_cli.eval.results import compare, markdown, rich_table
+
+    if table is not None and table.suffix not in (".md", ".json"):
+        raise UsageError(f"--table {table}: name a .md (markdown) or .json file")
+    result = compare(paths)
+    console.console.print(rich_table(result))
+    if table is not None:
+        table.parent.mkdir(parents=True, exist_ok=True)
+        text = markdown(result).encode() if table.suffix == ".md" else orjson.dumps(result, option=orjson.OPT_INDENT_2)
+        table.write_bytes(text if text.endswith(b"\n") else text + b"\n")
+
+
+def _write_results(s: _Settings, options: Any, result: dict[str, Any], kept: list[dict[str, Any]]) -> None:
+    """The run's results file (ltrl_cli/eval/results.py), beside --summary's plain summary."""
+    import orjson
+
+    from ltrl_cli import console
+    from ltrl_cli.eval.results import endpoint_host, results_object, results_path
+    from ltrl_cli.llm import env
+
+    resolved = env.model_options(options)  # the endpoint OPENAI_BASE_URL gave, when no flag did
+    judging = env.judge_options(_judging(s))
+    sampling = _sampling(s, options).describe()
+    config = {"label": s.label or options.model, "model": options.model, "backend": options.backend,
+              "endpoint": endpoint_host(resolved.base_url) if options.backend == "openai" else None,
+              "sampling": {k: v for k, v in sampling.items() if k != "max_tokens"},
+              "max_tokens": sampling["max_tokens"], "samples": s.samples, "max_context": s.max_context,
+              "thinking": s.thinking, "data": None if s.data is None else str(s.data), "limit": s.limit,
+              "shard": s.shard, "score_only": s.score_only,
+              "judge": {"prompt": s.judge_prompt, "model": judging.model, "endpoint": endpoint_host(judging.base_url)}}
+    scores = [r["score"] for r in kept if r.get("score") is not None]
+    results = results_object(result, scores, config)
+    path = results_path(s.results, s.benchmark, results["date"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2) + b"\n")
+    console.info(f"eval: results written to {path}")
 
 
 def _generator(options: Any) -> Any:
