@@ -31,6 +31,7 @@ NEEDS = {
     "AA-LCR/": "the AA-LCR data",
     "--resume": "a training run",
     "Ada Lovelace": "a Wikipedia index",
+    "runs/": "results files of earlier eval runs (tests/eval/test_eval_results.py compares some)",
 }
 # Files the examples read that no earlier example writes, made before the first example.
 ORDER = ["corpus demo", "index", "walk", "synth", "search-agent", "tier", "corpus tokenizer", "assemble",

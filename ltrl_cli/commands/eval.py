@@ -75,8 +75,8 @@ Label = Annotated[Optional[str], typer.Option(
     help="The run's name in the results file and in --compare tables [default: --model].")]
 Compare = Annotated[Optional[str], typer.Option(
     "--compare", rich_help_panel=OUT, metavar="paper|FILE",
-    help="paper: put the paper's figures beside the score. A results file, followed by more (`--compare A.json "
-         "B.json ...`): compare those runs side by side (no benchmark is run).")]
+    help="paper: put the paper's figures beside the score. A results file or folder, followed by more "
+         "(`--compare A.json B.json ...`): compare those runs side by side (no benchmark is run).")]
 CompareFiles = Annotated[Optional[list[Path]], typer.Argument(
     metavar="[FILE]...", show_default=False, help="More results files for --compare.")]
 TableFile = Annotated[Optional[Path], typer.Option(
@@ -131,7 +131,7 @@ def eval_command(
         --judge-model Qwen/Qwen3-235B-A22B --base-url http://localhost:8000/v1 --model m > aa.jsonl
       ltrl eval -b aa-lcr --score-only --judge-prompt longtracerl \\
         --judge-base-url http://judge:8000/v1 --judge-model j < aa.jsonl > aa-ltr.jsonl
-      ltrl eval --compare base/ trained/ --table before-after.md
+      ltrl eval --compare runs/base/ runs/trained/ --table before-after.md
     """
     from ltrl_cli.llm.factory import LLMOptions
 

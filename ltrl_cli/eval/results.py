@@ -137,18 +137,32 @@ def load_results(path: Path) -> dict[str, Any]:
     raise BadInput("not an `ltrl eval` results file (no `results` object)", source=str(path))
 
 
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files as given; a folder (`--results DIR` of several runs) stands for its .json files."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(path.glob("*.json"))
+        if not inside:
+            raise BadInput("a folder without .json results files", source=str(path))
+        found.extend(inside)
+    return found
+
+
 def label_of(run: dict[str, Any], path: Path) -> str:
     config = run.get("config") or {}
     return str(config.get("label") or config.get("model") or Path(path).stem)
 
 
 def compare(paths: Iterable[Path]) -> dict[str, Any]:
-    """Runs side by side: {"benchmarks": [...], "rows": [{"label", "files", "scores": {bench:
+    """Runs side by side (files, or folders of them): {"benchmarks": [...], "rows": [{"label", "files", "scores": {bench:
     {"score", "score_stderr", "n"}}, "average"}]}. Files with the same label (one model's
     runs of several benchmarks) make one row; the average is over the benchmarks a row has,
     given only when it has them all."""
     rows: dict[str, dict[str, Any]] = {}
-    for path in paths:
+    for path in expand(paths):
         run = load_results(path)
         row = rows.setdefault(label_of(run, path), {"label": label_of(run, path), "files": [], "scores": {}})
         row["files"].append(str(path))

@@ -57,8 +57,9 @@ def test_compare_prints_and_writes_the_before_after_table(two_runs, tmp_path):
     assert text.splitlines()[0] == "| run | mrcr | longbench-v2 | average |"  # the paper's column order
     assert "| base | 0.0 ± 0.0 | 0.0 ± 0.0 | 0.0 |" in text
     assert "| change (trained - base) | +100.0 | +100.0 | +100.0 |" in text
-    as_json = tmp_path / "cmp.json"
-    assert invoke("eval", "--compare", *map(str, files), "--table", str(as_json)).returncode == 0
+    as_json = tmp_path / "cmp.json"  # folders stand for their files
+    assert invoke("eval", "--compare", str(two_runs["base"]), str(two_runs["trained"]), "--table",
+                  str(as_json)).returncode == 0
     data = json.loads(as_json.read_text())
     assert [r["label"] for r in data["rows"]] == ["base", "trained"] and data["rows"][1]["average"] == 100.0
 
