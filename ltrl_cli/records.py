@@ -258,7 +258,7 @@ class Rollout(TypedDict):
     opened: list[Id]  # subset of seen (unless --allow-open-any)
     cited: list[Id]  # subset of opened
     answer: str | None
-    stop: str  # answered, step_budget, token_budget, context_budget, error
+    stop: str  # answered, step_budget, token_budget, context_budget, rejected, error
     turns: int
     tokens: dict[str, int]  # {"prompt", "completion"} (estimated for offline policies)
     cached_turns: int  # turns answered from the response cache

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ class Reply:
     delay: float = 0.0  # seconds before answering (a slow model, or a timeout)
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    cut: bool = False  # send the headers and half the body, then close (dropped mid-reply)
 
 
 def completion(content: str | None = "", *, reasoning: str | None = None, tool_calls: list[dict] | None = None,
@@ -62,13 +64,14 @@ class _Server(ThreadingHTTPServer):
 class FakeOpenAI:
     """Serves POST /v1/chat/completions (and GET /v1/models) on 127.0.0.1."""
 
-    def __init__(self, handler: Callable[..., Any]):
+    def __init__(self, handler: Callable[..., Any], *, port: int = 0, models: tuple[str, ...] = ("fake",)):
         self.handler = handler
+        self.models = models
         self._two_args = len(inspect.signature(handler).parameters) >= 2
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", 0), self._make_handler())
+        self._server = _Server(("127.0.0.1", port), self._make_handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -84,6 +87,16 @@ class FakeOpenAI:
     def __exit__(self, *exc: Any) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def get(self, path: str) -> Reply:
+        """The answer to GET `path` (subclasses add routes): /v1/models lists `models`."""
+        if path.rstrip("/").endswith("/models"):
+            return Reply({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "ltrl-tests"}
+                                                     for m in self.models]})
+        return Reply({"error": {"message": f"no route {path}"}}, status=404)
+
+    def sent(self, body: dict, reply: Reply) -> None:
+        """Called after a reply to a POST went out whole (subclasses count answers here)."""
 
     def _respond(self, body: dict) -> Any:
         with self._lock:
@@ -101,7 +114,7 @@ class FakeOpenAI:
                 pass
 
             def do_GET(self) -> None:
-                self._send(Reply({"object": "list", "data": [{"id": "fake", "object": "model"}]}))
+                self._send(fake.get(self.path))
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -113,16 +126,19 @@ class FakeOpenAI:
                 except ValueError:
                     self._send(Reply({"error": {"message": "bad json"}}, status=400))
                     return
-                result = fake._respond(body)
-                self._send(result if isinstance(result, Reply) else Reply(result))
+                reply = fake._respond(body)
+                reply = reply if isinstance(reply, Reply) else Reply(reply)
+                if self._send(reply):
+                    fake.sent(body, reply)
 
-            def _send(self, reply: Reply) -> None:
+            def _send(self, reply: Reply) -> bool:
+                """Send `reply`; True when it went out whole."""
                 if reply.delay:
                     time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
                     self.connection.close()
-                    return
+                    return False
                 data = reply.body
                 if isinstance(data, (dict, list)):
                     data = json.dumps(data).encode()
@@ -136,8 +152,15 @@ class FakeOpenAI:
                     for key, value in reply.headers.items():
                         self.send_header(key, value)
                     self.end_headers()
+                    if reply.cut:
+                        self.wfile.write(data[: len(data) // 2])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        return False
                     self.wfile.write(data)
+                    return True
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout tests)
-                    pass
+                    return False
 
         return Handler

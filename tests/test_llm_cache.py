@@ -79,6 +79,32 @@ def test_cache_key_field_keeps_samples_apart_and_is_not_sent(tmp_path):
     assert "cache_key" not in ask("abc", cache_key=("q1", 0)).payload()
 
 
+def test_the_same_request_in_flight_twice_is_sent_once(tmp_path):
+    # K rollouts of one question judged with the same answer ask the same judge request at once.
+    inner = CountingLLM()
+    llm = CachedLLM(inner, ResponseCache(tmp_path / "c.sqlite"))
+
+    async def both():
+        return await asyncio.gather(llm.chat(ask("abc")), llm.chat(ask("abc")), llm.chat(ask("xyz")))
+
+    first, second, other = run_sync(both())
+    assert inner.calls == 2
+    assert (first.content, first.cached, second.content, second.cached) == ("cba", False, "cba", True)
+    assert other.content == "zyx"
+
+
+def test_a_failure_in_flight_reaches_every_waiter_and_is_not_cached(tmp_path):
+    inner = CountingLLM(fail=True)
+    llm = CachedLLM(inner, ResponseCache(tmp_path / "c.sqlite"))
+
+    async def both():
+        return await asyncio.gather(llm.chat(ask("abc")), llm.chat(ask("abc")), return_exceptions=True)
+
+    results = run_sync(both())
+    assert [type(r) for r in results] == [RuntimeError, RuntimeError] and inner.calls == 1
+    assert len(llm.cache) == 0
+
+
 def test_failures_are_not_cached(tmp_path):
     cache = ResponseCache(tmp_path / "c.sqlite")
     with pytest.raises(RuntimeError):

@@ -10,7 +10,9 @@ tools, and sends the observations back. Three budgets bound it:
   what is left).
 
 An endpoint that still fails after the LLM layer's retries ends the rollout with `stop:
-"error"` and the message; the steps so far stay in the record.
+"error"` and the message; the steps so far stay in the record. A request the endpoint
+refuses (HTTP 400: the prompt over its context length) ends it with `stop: "rejected"`:
+like a budget, that rollout's alone, and not a failure of the run.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 from ltrl_cli.agent.protocols import ToolCallProtocol, TextTagProtocol
 from ltrl_cli.agent.tools import Action, AgentTools, Observation
 from ltrl_cli.errors import LtrlError
-from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse
+from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse, RequestRejected
 
 USER_PROMPT = "Question: {question}"
 LAST_TURN = "\n(One turn left: give your answer now.)"
@@ -108,6 +110,11 @@ async def run_rollout(llm: LLM, protocol: ToolCallProtocol | TextTagProtocol, to
         )
         try:
             response = await _chat(llm, request, semaphore)
+        except RequestRejected as exc:
+            # The endpoint refused this prompt (over its context length, filtered): the
+            # rollout ends there, as at a budget; the next rollout's requests are unaffected.
+            state.stop, state.error = "rejected", exc.message
+            break
         except LtrlError as exc:
             state.stop, state.error = "error", exc.message
             break

@@ -11,6 +11,7 @@ processes of a sharded batch (`--shard i/n`, one process each) can share one fil
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import sqlite3
@@ -97,6 +98,7 @@ class CachedLLM:
         self.cache = cache
         self.name = inner.name
         self.model = inner.model
+        self._in_flight: dict[tuple[Any, str], asyncio.Future] = {}
 
     def __repr__(self) -> str:
         return f"CachedLLM({self.inner!r}, {str(self.cache.path)!r})"
@@ -109,9 +111,27 @@ class CachedLLM:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        response = await self.inner.chat(request)
-        self.cache.put(key, replace(response, cached=False))
-        return response
+        # The same request already on its way (K rollouts judged with one answer, at once):
+        # wait for its answer instead of paying for it twice.
+        loop = asyncio.get_running_loop()
+        pending = self._in_flight.get((loop, key))
+        if pending is not None:
+            return replace(await asyncio.shield(pending), cached=True)
+        future = self._in_flight[(loop, key)] = loop.create_future()
+        try:
+            response = await self.inner.chat(request)
+            self.cache.put(key, replace(response, cached=False))
+            future.set_result(response)
+            return response
+        except Exception as exc:  # the waiters fail as this one does
+            future.set_exception(exc)
+            future.exception()  # marked retrieved: there may be no waiter
+            raise
+        except BaseException:  # cancelled (Ctrl-C, the run torn down)
+            future.cancel()
+            raise
+        finally:
+            del self._in_flight[(loop, key)]
 
     def __getattr__(self, name: str) -> Any:  # stats, base_url... of the wrapped backend
         if name == "inner":

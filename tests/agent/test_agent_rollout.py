@@ -158,6 +158,24 @@ def test_endpoint_failure_marks_the_rollout_and_is_counted(server):
     assert (stats["failed rollouts"], stats["failed questions"], stats["rollouts"]) == (2, 1, 2)
 
 
+def test_a_prompt_over_the_endpoints_context_ends_that_rollout_only(server):
+    # vLLM answers 400 when prompt + max_tokens exceed max_model_len: that rollout's end,
+    # as at a budget, not a failure of the run (which would exit 1 after hours of work).
+    def too_long_at_turn_2(body):
+        if turn_of(body) == 1:
+            return Reply({"object": "error", "type": "BadRequestError", "code": 400,
+                          "message": "This model's maximum context length is 32768 tokens."}, status=400)
+        return completion("<search>Venmoor</search>")
+
+    stats = Stats()
+    server.handler = too_long_at_turn_2
+    [record] = agent(server, protocol="tags", stats=stats)
+    rollout = record["rollouts"][0]
+    assert rollout["stop"] == "rejected" and "maximum context length" in rollout["error"]
+    assert rollout["correct"] is False and [s["action"] for s in rollout["steps"]] == ["search"]
+    assert record["agent"]["failed_rollouts"] == 0 and not stats["failed rollouts"]
+
+
 def test_retried_faults_are_invisible_in_the_record(server):
     failures = {"left": 2}
 
