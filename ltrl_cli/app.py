@@ -37,7 +37,8 @@ A whole pipeline on the embedded demo corpus, offline:
 
 \b
 Exit codes: 0 ok (also when the reader closes the pipe early), 1 runtime or data
-error, 2 usage error, 130 interrupted, 143 terminated.
+error (also: every record rejected, the endpoint down mid-run), 2 usage error (also:
+the endpoint fails its check before the first record), 130 interrupted, 143 terminated.
 """
 
 # The order of `ltrl --help` (the pipeline's) and of loading the command modules;

@@ -9,15 +9,17 @@ from __future__ import annotations
 import re
 
 EXIT_OK = 0
-EXIT_FAILURE = 1  # runtime failure: bad record, missing index, endpoint down after retries
-EXIT_USAGE = 2  # unknown option, bad option value
+EXIT_FAILURE = 1  # runtime failure: bad record, missing index, endpoint down during the run, all rejected
+EXIT_USAGE = 2  # unknown option, bad option value; an endpoint that fails the check before the first record
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 143  # SIGTERM
 
 EXIT_CODES = {
     EXIT_OK: "success (also when the reader closed the pipe early, as in `ltrl walk | head`)",
-    EXIT_FAILURE: "runtime or data error (bad record, missing index, endpoint down after retries)",
-    EXIT_USAGE: "usage error (unknown option, bad option value)",
+    EXIT_FAILURE: "runtime or data error (bad record, missing index, endpoint down during the run, every record "
+                  "rejected); every line written is complete, and a rerun resumes from the response cache",
+    EXIT_USAGE: "usage error (unknown option, bad option value), or the model endpoint failed its check before "
+                "the first record (nothing answers, the model is not served, the key is refused)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); every line written is complete",
     EXIT_TERMINATED: "terminated (SIGTERM); every line written is complete",
 }

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 
 from ltrl_cli import console
-from ltrl_cli.errors import BadInput
+from ltrl_cli.errors import BadInput, LtrlError, clip
 
 FIRST = ("in", "out")
 LAST = ("skipped",)
@@ -75,3 +75,37 @@ class Stats:
             raise exc
         self.update("skipped")
         console.warn(f"skipping {exc.message}")
+
+
+class Rejections:
+    """What a stage refused, by reason, with the first refusal as an example: so that a stage
+    that refused every record fails where the cause is (`synth: all 3 walks rejected (3
+    unparseable)...`), not one stage later with "stdin was empty".
+
+    >>> r = Rejections("walks"); r.add("unparseable", "record 'w1': the reply was 'Sure!'")
+    >>> r.error(kept=0).message
+    "all 1 walks rejected (1 unparseable), nothing written; for example record 'w1': the reply was 'Sure!'"
+    >>> r.error(kept=1) is None
+    True
+    """
+
+    def __init__(self, what: str):
+        self.what = what  # the records' plural name: walks, questions, records
+        self.reasons: dict[str, int] = {}
+        self.example: str | None = None
+
+    def add(self, reason: str, example: str | None = None) -> None:
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if self.example is None and example:
+            self.example = clip(example, 400)
+
+    def error(self, kept: int, hint: str = "") -> LtrlError | None:
+        """The error to raise when nothing was kept and something was refused, else None."""
+        if kept or not self.reasons:
+            return None
+        total = sum(self.reasons.values())
+        counts = ", ".join(f"{n:,} {reason}" for reason, n in self.reasons.items())
+        message = f"all {total:,} {self.what} rejected ({counts}), nothing written"
+        if self.example:
+            message += f"; for example {self.example}"
+        return LtrlError(f"{message}. {hint}" if hint else message)

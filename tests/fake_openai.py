@@ -61,12 +61,25 @@ class _Server(ThreadingHTTPServer):
     request_queue_size = 256
 
 
-class FakeOpenAI:
-    """Serves POST /v1/chat/completions (and GET /v1/models) on 127.0.0.1."""
+# The model names the tests ask for: GET /models lists them unless a test names its own, so
+# the commands' endpoint check (ltrl_cli.llm.openai.check_endpoint) passes as it would
+# against a real server that serves the model.
+TEST_MODELS = ("fake", "fake-judge", "m", "f", "j", "judge", "writer-7b", "agent", "policy")
 
-    def __init__(self, handler: Callable[..., Any], *, port: int = 0, models: tuple[str, ...] = ("fake",)):
+
+class FakeOpenAI:
+    """Serves POST /v1/chat/completions and GET /v1/models on 127.0.0.1.
+
+    `models`: the names GET /models lists (default TEST_MODELS); None: it answers 404, as a
+    server without the route does. `models_reply`: what GET /models answers instead (a 401...).
+    """
+
+    def __init__(self, handler: Callable[..., Any], *, port: int = 0, models: tuple[str, ...] | None = TEST_MODELS,
+                 models_reply: Reply | None = None):
         self.handler = handler
         self.models = models
+        self.models_reply = models_reply
+        self.model_checks = 0  # GET /models requests (not in `requests`, which are the chat calls)
         self._two_args = len(inspect.signature(handler).parameters) >= 2
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
@@ -91,8 +104,13 @@ class FakeOpenAI:
     def get(self, path: str) -> Reply:
         """The answer to GET `path` (subclasses add routes): /v1/models lists `models`."""
         if path.rstrip("/").endswith("/models"):
-            return Reply({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "ltrl-tests"}
-                                                     for m in self.models]})
+            with self._lock:
+                self.model_checks += 1
+            if self.models_reply is not None:
+                return self.models_reply
+            if self.models is not None:
+                return Reply({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "ltrl-tests"}
+                                                         for m in self.models]})
         return Reply({"error": {"message": f"no route {path}"}}, status=404)
 
     def sent(self, body: dict, reply: Reply) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 from ltrl_cli.agent.protocols import ToolCallProtocol, TextTagProtocol
 from ltrl_cli.agent.tools import Action, AgentTools, Observation
 from ltrl_cli.errors import LtrlError
-from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse, RequestRejected
+from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse, EndpointDown, RequestRejected
 
 USER_PROMPT = "Question: {question}"
 LAST_TURN = "\n(One turn left: give your answer now.)"
@@ -110,6 +110,8 @@ async def run_rollout(llm: LLM, protocol: ToolCallProtocol | TextTagProtocol, to
         )
         try:
             response = await _chat(llm, request, semaphore)
+        except EndpointDown:
+            raise  # the endpoint is gone for every question, not for this rollout: the run stops
         except RequestRejected as exc:
             # The endpoint refused this prompt (over its context length, filtered): the
             # rollout ends there, as at a budget; the next rollout's requests are unaffected.

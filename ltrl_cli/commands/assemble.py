@@ -70,6 +70,7 @@ def assemble_command(
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.records import READS
     from ltrl_cli.stages.assemble import assemble, check_options, read_template, unescape
+    from ltrl_cli.stats import Rejections
 
     with command("assemble", quiet=quiet, verbose=verbose) as run, records_out() as out:
         options = AssembleOptions(target_tokens=target_tokens, strategy=strategy, seed=seed,
@@ -82,8 +83,13 @@ def assemble_command(
         schema = READS["assemble"].adjusted(required=("tiers",) if strategy.startswith("traj") else ())
         records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=schema), shard_spec)
         records = console.progress(records, "assembling")
+        refused = Rejections("records")
         try:
-            produced = assemble(records, store=idx, searcher=idx, counter=counter, options=options, stats=run)
+            produced = assemble(records, store=idx, searcher=idx, counter=counter, options=options, stats=run,
+                                refused=refused)
             run.update("out", write_records(produced, out, flush_every=16))
         finally:
             counter.close()
+        failure = refused.error(run["out"], "Raise --target-tokens")
+        if failure is not None:
+            raise failure

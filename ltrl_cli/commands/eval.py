@@ -10,8 +10,9 @@ import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens, JudgeModel,
-    JudgeNoThink, JudgeParse, JudgePromptFile, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+    ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens,
+    JudgeModel, JudgeNoThink, JudgeParse, JudgePromptFile, MaxConsecutiveFailures, MaxRetries, MaxTokens, Model,
+    NoCache, OutageTimeout, Temperature, Timeout,
 )
 
 RUN = "Benchmark"
@@ -96,7 +97,8 @@ def eval_command(
     temperature: Temperature = None, max_tokens: MaxTokens = None, top_p: TopP = 0.95, top_k: TopK = 20, seed: Seed = 0,
     max_context: MaxContext = None, tokenizer: TokenizerSpec = None, thinking: Thinking = True,
     drop_reasoning: DropReasoning = False,
-    cache: CachePath = None, no_cache: NoCache = False,
+    cache: CachePath = None, no_cache: NoCache = False, endpoint_check: EndpointCheck = True,
+    max_consecutive_failures: MaxConsecutiveFailures = 20, outage_timeout: OutageTimeout = 60.0,
     judge_prompt: JudgePrompt = "official", judge_base_url: JudgeBaseUrl = None, judge_model: JudgeModel = None,
     judge_api_key_env: JudgeApiKeyEnv = None, judge_max_tokens: JudgeMaxTokens = None,
     judge_parse: JudgeParse = "strict", judge_no_think: JudgeNoThink = "chat-template",
@@ -233,6 +235,7 @@ def _paper(s: _Settings) -> dict[str, Any] | None:
 
 def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -> Any:
     """The stream of graded records: generated and graded, or re-graded (--score-only)."""
+    from ltrl_cli.commands.options import check_endpoints
     from ltrl_cli.eval.common import Graders
     from ltrl_cli.eval.runner import Evaluator, Sampling, evaluate, regrade
     from ltrl_cli.stages.evaluate import previous_records, questions
@@ -241,6 +244,7 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
     llm = None if s.score_only else _generator(options)
     graders = Graders(judge_llm=_judge_llm(s, options, llm, bench), judge_prompt=s.judge_prompt,
                       judging=_judging(s))
+    check_endpoints(llm, graders.judge_llm, _judging(s))
     evaluator = Evaluator(bench, llm=llm, graders=graders, sampling=sampling, keep_reasoning=not s.drop_reasoning,
                           thinking=s.thinking)
     if s.score_only:

@@ -74,6 +74,21 @@ KeepOrder = Annotated[bool, typer.Option(
     help="Write records in input order, or as they finish (slightly faster with uneven latency).")]
 KeepThink = Annotated[bool, typer.Option(
     "--keep-think", rich_help_panel=PANEL, help="Keep reasoning models' <think> text in the records.")]
+EndpointCheck = Annotated[bool, typer.Option(
+    "--endpoint-check/--no-endpoint-check", rich_help_panel=PANEL,
+    help="Before the first record, ask GET <base-url>/models whether the endpoint answers and serves --model "
+         "(and the judge's, --judge-model); if not, exit 2 naming host:port and what it serves. Turn off for a "
+         "server without /models.")]
+MaxConsecutiveFailures = Annotated[int, typer.Option(
+    "--max-consecutive-failures", min=0, metavar="N", rich_help_panel=PANEL,
+    help="Outage rule: stop the run (exit 1, every record written whole, a rerun resumes from the cache) once N "
+         "tries in a row got no answer (refused or dropped connections, timeouts, HTTP 502/503/504) and the first "
+         "of them is --outage-timeout seconds old or a request has used up its retries. 0: never stop; a "
+         "request that used up its retries then fails alone.")]
+OutageTimeout = Annotated[float, typer.Option(
+    "--outage-timeout", min=0.0, metavar="SECONDS", rich_help_panel=PANEL,
+    help="Outage rule: how long N failed tries in a row may last before the run stops (see "
+         "--max-consecutive-failures).")]
 
 
 # ---------------------------------------------------------------- the judge's options
@@ -125,3 +140,16 @@ def judge_options(params: dict[str, Any], *, name: str | None = None, **given: A
                   prompt_file=params.get("judge_prompt_file"))
     values.update(given)
     return JudgeOptions(**values)
+
+
+def check_endpoints(llm: Any = None, judge: Any = None, judging: Any = None) -> None:
+    """Check the command's model endpoint and its LLM judge's before the first record
+    (`ltrl_cli.llm.openai.check_endpoint`: each endpoint and model once; offline stand-ins
+    and rule judges not at all). `judge` is a judge or the judge's model; `judging`, the
+    JudgeOptions, says whether the judge has an endpoint of its own (--judge-base-url...)."""
+    from ltrl_cli.llm.openai import check_endpoint
+
+    if llm is not None:
+        check_endpoint(llm)
+    if judge is not None:
+        check_endpoint(getattr(judge, "llm", judge), judge=judging is not None and judging.own_endpoint)

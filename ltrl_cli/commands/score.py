@@ -8,8 +8,9 @@ import typer
 
 from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeModel, JudgeName,
-    JudgeNoThink, JudgeParse, JudgePromptFile, MaxRetries, MaxTokens, Model, NoCache, Temperature, Timeout,
+    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl,
+    JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, MaxConsecutiveFailures, MaxRetries, MaxTokens,
+    Model, NoCache, OutageTimeout, Temperature, Timeout,
 )
 
 REWARD = "Reward"
@@ -95,7 +96,8 @@ def score_command(
     backend: Backend = "openai", base_url: BaseUrl = None, model: Model = None, api_key_env: ApiKeyEnv = None,
     concurrency: Concurrency = 32, timeout: Timeout = 120.0, max_retries: MaxRetries = 6,
     temperature: Temperature = None, max_tokens: MaxTokens = None, cache: CachePath = None, no_cache: NoCache = False,
-    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+    endpoint_check: EndpointCheck = True, max_consecutive_failures: MaxConsecutiveFailures = 20,
+    outage_timeout: OutageTimeout = 60.0, skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Judge responses and compute the method's rewards (outcome, rubric, group-normalised).
 
@@ -116,7 +118,7 @@ def score_command(
       ltrl score --serve --host 0.0.0.0 --port 8080 --profile longtracerl \\
         --base-url http://judge:8000/v1 --model qwen3-235b-a22b-instruct-2507
     """
-    from ltrl_cli.commands.options import judge_options
+    from ltrl_cli.commands.options import check_endpoints, judge_options
     from ltrl_cli.errors import LtrlError, UsageError
     from ltrl_cli.llm.factory import LLMOptions
     from ltrl_cli.reward.builder import build_judge
@@ -127,9 +129,12 @@ def score_command(
         judge, on_judge_error, as_server = params["judge"], params["on_judge_error"], params["as_server"]
         options = _score_options(mode, alpha, eval_mode, rubric_on, thinking, as_server)
         llm_options = LLMOptions.pick(params)
+        if serve:  # a server outlives an outage of its judge: it answers 502 meanwhile, and goes on
+            llm_options.max_consecutive_failures = 0
         # score's own --base-url/--model, --temperature and --max-tokens are the judge's.
-        the_judge = build_judge(judge_options(params, temperature=llm_options.temperature,
-                                              max_tokens=llm_options.max_tokens), llm_options)
+        judging = judge_options(params, temperature=llm_options.temperature, max_tokens=llm_options.max_tokens)
+        the_judge = build_judge(judging, llm_options)
+        check_endpoints(judge=the_judge, judging=judging)
         if serve:
             from ltrl_cli.reward.server import Limits, serve_forever
 

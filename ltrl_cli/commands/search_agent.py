@@ -9,9 +9,9 @@ import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
-    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens,
-    JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink, MaxRetries, MaxTokens, Model, NoCache,
-    Temperature, Timeout, judge_options,
+    DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl,
+    JudgeMaxTokens, JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink,
+    MaxConsecutiveFailures, MaxRetries, MaxTokens, Model, NoCache, OutageTimeout, Temperature, Timeout, judge_options,
 )
 
 AGENT = "Agent"  # the --help section of the agent's own options
@@ -70,6 +70,9 @@ def search_agent_command(
     no_cache: NoCache = False,
     keep_order: KeepOrder = True,
     keep_think: KeepThink = False,
+    endpoint_check: EndpointCheck = True,
+    max_consecutive_failures: MaxConsecutiveFailures = 20,
+    outage_timeout: OutageTimeout = 60.0,
     shard: Shard = None,
     skip_bad: SkipBad = False,
     quiet: Quiet = False,
@@ -97,6 +100,7 @@ def search_agent_command(
       ltrl search-agent --index idx --backend openai --base-url http://localhost:8000/v1 \\
         --model Qwen/Qwen3-8B --protocol tools --concurrency 64 < q.jsonl > traj.jsonl
     """
+    from ltrl_cli.commands.options import check_endpoints
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.records import READS
 
@@ -104,7 +108,9 @@ def search_agent_command(
         llm_options = _llm_options(locals())
         agent_options = _agent_options(locals(), llm_options.temperature)
         shard_spec = parse_shard(shard)
-        llm, scorer = _backends(llm_options, judge_options(locals()))
+        judging = judge_options(locals())
+        llm, scorer = _backends(llm_options, judging)
+        check_endpoints(llm, scorer, judging)
         the_index = _open_index(index)
         try:
             with records_out() as out:

@@ -39,6 +39,9 @@ def synth_command(
     no_cache: o.NoCache = False,
     keep_order: o.KeepOrder = True,
     keep_think: o.KeepThink = False,
+    endpoint_check: o.EndpointCheck = True,
+    max_consecutive_failures: o.MaxConsecutiveFailures = 20,
+    outage_timeout: o.OutageTimeout = 60.0,
     shard: Shard = None,
     skip_bad: SkipBad = False,
     quiet: Quiet = False,
@@ -72,6 +75,7 @@ def synth_command(
     from ltrl_cli.llm.factory import LLMOptions, make_llm
     from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import synth
+    from ltrl_cli.stats import Rejections
     from ltrl_cli.synth.prompt import LLMWriter
     from ltrl_cli.synth.questions import SynthOptions
     from ltrl_cli.synth.template import TemplateWriter
@@ -85,6 +89,7 @@ def synth_command(
             page_chars=page_chars, shortcut_check=shortcut_check, chain_check=chain_check, keep_think=keep_think,
             concurrency=concurrency, keep_order=keep_order)
         made = make_llm(llm_options, offline={"template": TemplateWriter})
+        o.check_endpoints(made)
         writer = made if isinstance(made, TemplateWriter) else LLMWriter(made, settings)
         records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=READS["synth"]), shard_spec)
         with _rejects_file(rejects) as rejected:
@@ -94,14 +99,19 @@ def synth_command(
             idx.start()  # on the main thread; pages are then looked up from the reader thread
             results = synth(itertools.chain([first], records), pages=idx, writer=writer,
                             searcher=idx if shortcut_check or chain_check else None, options=settings)
+            refused = Rejections("walks")
             try:
-                write_records(route(results, rejected, run), out)
+                write_records(route(results, rejected, run, refused), out)
             finally:
                 idx.close()
+            failure = refused.error(run["accepted"], "" if rejects else "--rejects FILE keeps every rejected record")
+            if failure is not None:
+                raise failure
 
 
-def route(results: Iterable[dict], rejected: IO[bytes] | None, run) -> Iterator[dict]:
-    """Pass accepted records on; count rejected ones by reason and write them to --rejects."""
+def route(results: Iterable[dict], rejected: IO[bytes] | None, run, refused=None) -> Iterator[dict]:
+    """Pass accepted records on; count rejected ones by reason (in `run`, and in `refused`, a
+    Rejections, with an example) and write them to --rejects."""
     from ltrl_cli.io import dumps
 
     for record in results:
@@ -113,9 +123,24 @@ def route(results: Iterable[dict], rejected: IO[bytes] | None, run) -> Iterator[
             yield record
             continue
         run.update(f"rejected ({info['reason']})")
+        if refused is not None:
+            refused.add(info["reason"], rejection_example(record))
         if rejected is not None:
             rejected.write(dumps(record))
             rejected.flush()
+
+
+def rejection_example(record: dict) -> str:
+    """One line on why `record` was rejected: the model's reply, the endpoint's refusal, or the draft."""
+    info = record["synth"]
+    where = f"walk {record.get('id')!r} ({info['reason']})"
+    if "reply" in info:
+        return f"{where}: the model replied {info['reply']!r}"
+    if "error" in info:
+        return f"{where}: {info['error']}"
+    if "question" in record:
+        return f"{where}: question {record['question']!r}, answer {record.get('answer')!r}"
+    return where
 
 
 @contextlib.contextmanager

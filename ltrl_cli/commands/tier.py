@@ -38,7 +38,13 @@ def tier_command(
     from ltrl_cli.io import records_out, stdin_records, write_records
     from ltrl_cli.records import READS
     from ltrl_cli.stages.tier import tier
+    from ltrl_cli.stats import Rejections
 
     with command("tier", quiet=quiet, verbose=verbose) as run, records_out() as out:
         records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["tier"])
-        run.update("out", write_records(tier(records, keep_unsolved=keep_unsolved, stats=run), out, flush_every=256))
+        refused = Rejections("questions")
+        kept = tier(records, keep_unsolved=keep_unsolved, stats=run, refused=refused)
+        run.update("out", write_records(kept, out, flush_every=256))
+        failure = refused.error(run["out"], "No rollout was judged correct: pass --keep-unsolved to keep them")
+        if failure is not None:
+            raise failure

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from ltrl_cli.errors import BackendError
+from ltrl_cli.errors import EXIT_USAGE, BackendError
 
 
 @dataclass(frozen=True)
@@ -73,3 +73,18 @@ class RequestRejected(BackendError):
     def __init__(self, message: str, status: int):
         super().__init__(message)
         self.status = status
+
+
+class EndpointUnusable(BackendError):
+    """The endpoint checked before the first record does not answer, refuses the key, or does
+    not serve the model (exit 2: fix the command line or start the server; nothing was done)."""
+
+    exit_code = EXIT_USAGE
+
+
+class EndpointDown(BackendError):
+    """The endpoint stopped answering for good during a run (see OpenAIChat's outage rule).
+
+    Unlike a failure of one request, no stage records it against an item: the run stops,
+    what was written stays whole, and a rerun resumes from the response cache.
+    """

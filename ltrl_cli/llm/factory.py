@@ -34,6 +34,9 @@ class LLMOptions:
     no_cache: bool = False
     keep_order: bool = True
     keep_think: bool = False
+    endpoint_check: bool = True
+    max_consecutive_failures: int = 20
+    outage_timeout: float = 60.0
 
     @classmethod
     def pick(cls, params: dict[str, Any]) -> "LLMOptions":
@@ -85,7 +88,10 @@ def _model_backend(options: LLMOptions, offline: dict[str, Any]) -> Any:
         from ltrl_cli.llm.openai import OpenAIChat
 
         return OpenAIChat(options.base_url, options.model, api_key_env=options.api_key_env, timeout=options.timeout,
-                          max_retries=options.max_retries, connections=max(100, options.concurrency))
+                          max_retries=options.max_retries, connections=max(100, options.concurrency),
+                          endpoint_check=options.endpoint_check,
+                          max_consecutive_failures=options.max_consecutive_failures,
+                          outage_timeout=options.outage_timeout)
     if options.backend in ("vllm", "hf"):
         if not options.model:
             raise UsageError(f"--backend {options.backend} needs --model (a model directory or hub id)")

@@ -24,25 +24,26 @@ import orjson
 
 from ltrl_cli.errors import BackendError, UsageError
 from ltrl_cli.keyenv import check_key_env
-from ltrl_cli.llm.base import ChatRequest, ChatResponse, RequestRejected
+from ltrl_cli.llm.base import ChatRequest, ChatResponse, EndpointDown, EndpointUnusable, RequestRejected
 from ltrl_cli.llm.text import extract_tool_calls, split_reasoning
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 520, 521, 522, 523, 524, 529}
 MAX_BACKOFF = 30.0  # seconds; exponential growth stops here
 MAX_RETRY_AFTER = 300.0  # a server asking for more than this is treated as asking for this
-
-
-
-
 PER_REQUEST_STATUS = {400, 413, 422}
+# A router or proxy in front of the model servers answers these when none of them is up:
+# for the outage rule they count as no answer at all.
+GATEWAY_DOWN = {502, 503, 504}
+CHECK_TIMEOUT = 2.4  # seconds per step of the endpoint check (connect, answer): under 5 s in all
 
 
 class _Retryable(Exception):
     """A failure worth another try; `wait` is the server's Retry-After, when it gave one."""
 
-    def __init__(self, message: str, wait: float | None = None):
+    def __init__(self, message: str, wait: float | None = None, *, no_answer: bool = False):
         super().__init__(message)
         self.wait = wait
+        self.no_answer = no_answer  # the endpoint itself did not answer (counts toward an outage)
 
 
 class OpenAIChat:
@@ -57,12 +58,15 @@ class OpenAIChat:
         max_retries: retries after the first try (so max_retries + 1 tries in all).
         backoff: the first backoff step in seconds; step n waits up to backoff * 2**n.
         connections: the connection pool size; keep it >= the caller's concurrency.
+        endpoint_check: whether `check_endpoint` asks GET /models before the first record.
+        max_consecutive_failures, outage_timeout: the outage rule (see `Outage`).
     """
 
     name = "openai"
 
     def __init__(self, base_url: str, model: str, *, api_key_env: str | None = None, timeout: float = 120.0,
-                 max_retries: int = 6, backoff: float = 0.5, connections: int = 100):
+                 max_retries: int = 6, backoff: float = 0.5, connections: int = 100, endpoint_check: bool = True,
+                 max_consecutive_failures: int = 20, outage_timeout: float = 60.0):
         if not base_url:
             raise UsageError("--backend openai needs --base-url (e.g. http://localhost:8000/v1)")
         if not model:
@@ -76,6 +80,8 @@ class OpenAIChat:
         self.connections = connections
         self._api_key = _read_key(api_key_env)
         self._sessions: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.endpoint_check = endpoint_check
+        self.outage = Outage(host_port(self.base_url), max_consecutive_failures, outage_timeout)
 
     def __repr__(self) -> str:  # the key stays out of reprs (tracebacks, logs)
         return f"OpenAIChat(base_url={self.base_url!r}, model={self.model!r})"
@@ -86,10 +92,15 @@ class OpenAIChat:
         tries = self.max_retries + 1
         last = "no try made"
         for attempt in range(tries):
+            self.outage.check()
             try:
                 return await self._post(body)
             except _Retryable as exc:
                 last = self._redact(str(exc))
+                if exc.no_answer:
+                    self.outage.failed(last, final=attempt + 1 == tries)
+                else:
+                    self.outage.answered()
                 if attempt + 1 < tries:
                     await asyncio.sleep(self._delay(attempt, exc.wait))
         raise BackendError(f"endpoint {self.url} unreachable after {tries} tries: {last}")
@@ -110,15 +121,18 @@ class OpenAIChat:
                 if reply.status != 200:
                     self._raise_for_status(reply.status, reply.headers, raw)
         except asyncio.TimeoutError:
-            raise _Retryable(f"no answer within {self.timeout:g}s") from None
+            raise _Retryable(f"no answer within {self.timeout:g}s", no_answer=True) from None
         except aiohttp.ClientError as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+            raise _Retryable(f"{type(exc).__name__}: {exc}", no_answer=True) from None
+        self.outage.answered()
         return parse_completion(raw)
 
     def _raise_for_status(self, status: int, headers: Any, raw: bytes) -> None:
         detail = self._redact(_error_detail(raw))
         if status in RETRY_STATUS or status >= 500:
-            raise _Retryable(f"HTTP {status}: {detail}", _retry_after(headers.get("Retry-After")))
+            raise _Retryable(f"HTTP {status}: {detail}", _retry_after(headers.get("Retry-After")),
+                             no_answer=status in GATEWAY_DOWN)
+        self.outage.answered()
         hint = " (check --api-key-env)" if status in (401, 403) else ""
         message = f"endpoint {self.url} rejected the request (HTTP {status}): {detail}{hint}"
         if status in PER_REQUEST_STATUS:
@@ -147,6 +161,123 @@ class OpenAIChat:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+class Outage:
+    """The outage rule. The endpoint is down for good once `max_failures` tries in a row got
+    no answer (refused or dropped connections, timeouts, 502/503/504 from a router) and
+    either the first of them is `timeout` seconds old or one request has used all its tries
+    on them. Then every call, in flight or new, raises EndpointDown, and the stage stops
+    instead of writing a failed record per item. Any answer resets the count. max_failures
+    0: never (a request that used its tries fails alone, as before).
+
+    >>> o = Outage("h:1", max_failures=2, timeout=60)
+    >>> o.failed("refused"); o.failed("refused"); o.check()  # 2 in a row, but neither old nor final
+    >>> o.failed("refused", final=True)
+    Traceback (most recent call last):
+    ...
+    ltrl_cli.llm.base.EndpointDown: endpoint h:1 is down: 3 tries in a row got no answer over 0s (last: refused); stopping. Every record written is whole; run the same command again to resume from the response cache
+    """
+
+    def __init__(self, where: str, max_failures: int, timeout: float):
+        self.where, self.max_failures, self.timeout = where, max_failures, timeout
+        self.streak = 0
+        self.since = 0.0
+        self.down: str | None = None
+
+    def answered(self) -> None:
+        self.streak = 0
+
+    def failed(self, reason: str, *, final: bool = False) -> None:
+        """Count a try that got no answer (`final`: its request has no try left)."""
+        if self.streak == 0:
+            self.since = time.monotonic()
+        self.streak += 1
+        elapsed = time.monotonic() - self.since
+        if self.max_failures and self.streak >= self.max_failures and (final or elapsed >= self.timeout):
+            self.down = (f"endpoint {self.where} is down: {self.streak} tries in a row got no answer over "
+                         f"{elapsed:.0f}s (last: {reason}); stopping. Every record written is whole; run the same "
+                         "command again to resume from the response cache")
+        self.check()
+
+    def check(self) -> None:
+        if self.down is not None:
+            raise EndpointDown(self.down)
+
+
+def host_port(url: str) -> str:
+    """`host:port` of a URL, and nothing else of it (no user, password, path or query).
+
+    >>> host_port("https://user:secret@api.example.org/v1?key=k")
+    'api.example.org:443'
+    >>> host_port("http://127.0.0.1:9/v1")
+    '127.0.0.1:9'
+    """
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "?"
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+_checked: dict[tuple[str, str], None] = {}  # endpoints found serving their model in this process
+
+
+def check_endpoint(llm: Any, *, judge: bool = False) -> None:
+    """Before the first record: does the endpoint answer GET {base_url}/models and list the model?
+
+    `llm` is any model client (a CachedLLM is looked through); only the OpenAI-compatible
+    one is checked, once per endpoint and model, unless it was built with
+    endpoint_check=False (--no-endpoint-check). `judge`: it is the LLM judge's own endpoint
+    (the messages then name --judge-base-url and --judge-model). Raises EndpointUnusable
+    (exit 2) naming host:port, never the key, and what to fix; under 5 s when nothing answers.
+    """
+    llm = getattr(llm, "inner", llm)
+    if not isinstance(llm, OpenAIChat) or not llm.endpoint_check or (llm.base_url, llm.model) in _checked:
+        return
+    flags = ("--judge-base-url", "--judge-model") if judge else ("--base-url", "--model")
+    what = f"{'judge endpoint' if judge else 'endpoint'} {host_port(llm.base_url)}"
+    served = _served_models(llm, what, flags[0])
+    if llm.model not in served:
+        names = ", ".join(repr(name) for name in served[:20]) or "no model"
+        more = f" and {len(served) - 20:,} more" if len(served) > 20 else ""
+        raise EndpointUnusable(f"{what} does not serve {flags[1]} {llm.model!r}; it serves {names}{more}")
+    _checked[(llm.base_url, llm.model)] = None
+
+
+def _served_models(llm: "OpenAIChat", what: str, url_flag: str) -> list[str]:
+    import urllib.error
+    import urllib.request
+
+    skip = "; for a server without GET /models pass --no-endpoint-check"
+    request = urllib.request.Request(f"{llm.base_url}/models", headers={"Accept": "application/json"})
+    if llm._api_key:
+        request.add_header("Authorization", f"Bearer {llm._api_key}")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # as aiohttp: no proxy from the env
+    try:
+        with opener.open(request, timeout=CHECK_TIMEOUT) as reply:
+            raw = reply.read(8 << 20)
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            key_flag = "--judge-api-key-env" if url_flag.startswith("--judge") else "--api-key-env"
+            raise EndpointUnusable(f"{what} refused the API key (HTTP {exc.code}); check {key_flag}") from None
+        hint = f" (is {url_flag} the API root, often ending in /v1?)" if exc.code == 404 else ""
+        raise EndpointUnusable(f"{what} answered GET /models with HTTP {exc.code}{hint}{skip}") from None
+    except (urllib.error.URLError, OSError) as exc:  # refused, unknown host, timeout, reset
+        reason = getattr(exc, "reason", exc)
+        reason = f"no answer within {CHECK_TIMEOUT:g}s" if isinstance(reason, TimeoutError) else reason
+        raise EndpointUnusable(f"nothing answers at {what} ({llm._redact(str(reason))}); start the model server "
+                               f"or fix {url_flag}") from None
+    try:
+        listed = orjson.loads(raw)["data"]
+        return [str(entry["id"]) for entry in listed]
+    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+        raise EndpointUnusable(f"{what} answered GET /models with no model list ({type(exc).__name__}){skip}") from None
 
 
 def _read_key(env_name: str | None) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol, runtime_checkable
 
 from ltrl_cli.errors import UsageError
-from ltrl_cli.llm.base import LLM, ChatRequest
+from ltrl_cli.llm.base import LLM, ChatRequest, EndpointDown
 
 JUDGES = ("exact", "contains", "llm")
 # The judge every command uses unless told: `exact` scored 0 on correct answers phrased
@@ -311,6 +311,8 @@ class LLMJudge:
         for attempt in range(self.attempts):
             try:
                 response = await self.llm.chat(self.request(question, content, label, attempt))
+            except EndpointDown:
+                raise  # gone for every response, not this one: the run stops, resumable
             except Exception as exc:  # the LLM layer already retried: report, never score 0
                 return Verdict(None, error=f"judge endpoint failed: {_reason(exc)}", raw=raw, attempts=attempt + 1)
             raw = response.content

@@ -15,7 +15,7 @@ from ltrl_cli.backends.tokenize import TokenCache
 from ltrl_cli.context.builder import ContextBuilder, TooLong
 from ltrl_cli.context.layout import DEFAULT_TEMPLATE, STRATEGIES, AssembleOptions
 from ltrl_cli.errors import UsageError
-from ltrl_cli.stats import Stats
+from ltrl_cli.stats import Rejections, Stats
 
 
 def assemble(
@@ -26,6 +26,7 @@ def assemble(
     searcher: Searcher | None = None,
     options: AssembleOptions = AssembleOptions(),
     stats: Stats | None = None,
+    refused: Rejections | None = None,
 ) -> Iterator[dict]:
     """Turn tiered question records into training records (see the module docstring).
 
@@ -42,6 +43,8 @@ def assemble(
         except TooLong as exc:
             console.warn(f"assemble: skipping {record.get('id')!r}: {exc}")
             stats.update("too long")
+            if refused is not None:
+                refused.add("too long", f"{record.get('id')!r}: {exc}")
             continue
         for doc in out["metadata"]["docs"]:
             stats.update(f"{doc['tier']} docs")

@@ -22,10 +22,11 @@ from collections import Counter
 from typing import Iterable, Iterator
 
 from ltrl_cli.records import path_ids, unique_ids
-from ltrl_cli.stats import Stats
+from ltrl_cli.stats import Rejections, Stats
 
 
-def tier(records: Iterable[dict], *, keep_unsolved: bool = False, stats: Stats | None = None) -> Iterator[dict]:
+def tier(records: Iterable[dict], *, keep_unsolved: bool = False, stats: Stats | None = None,
+         refused: Rejections | None = None) -> Iterator[dict]:
     """Add `tiers` ({gold, tier1, tier2, solved, rollouts_used}) to each solved question.
 
     The records are checked against READS["tier"] (the command's reader does it). Counts
@@ -39,6 +40,10 @@ def tier(records: Iterable[dict], *, keep_unsolved: bool = False, stats: Stats |
         correct = [r for r in rollouts if r.get("correct") is True]
         stats.update(unsolved, not correct)
         if not correct and not keep_unsolved:
+            if refused is not None:
+                answers = [r.get("answer") for r in rollouts][:3]
+                refused.add("unsolved", f"question {record.get('id')!r}: answers {answers!r}, "
+                                        f"label {record.get('answer')!r}")
             continue
         used = correct or [r for r in rollouts if r.get("stop") != "error"]
         tiers = split_tiers(path_ids(record), used, trust_citations=bool(correct))

@@ -88,11 +88,13 @@ class LLMWriter:
 def read_draft(content: str, chain: Chain) -> Draft:
     """Parse the model's JSON (repairing what can be repaired) into a Draft."""
     data = parse_json_object(content)
+    # the reply, cut, goes with a rejected walk: it is what a person needs to see why
+    unparseable = Draft(problem="unparseable", notes={"reply": clip(content, 300)})
     if not data or not isinstance(data.get("question"), str) or not _scalar(data.get("answer")):
-        return Draft(problem="unparseable")
+        return unparseable
     question, answer = data["question"].strip(), str(data["answer"]).strip()
     if not question or not answer:
-        return Draft(problem="unparseable")
+        return unparseable
     gold, source = gold_from_model(data.get("gold_entities"), chain)
     return Draft(question=question, answer=answer, gold_entities=gold, notes={"gold_source": source})
 

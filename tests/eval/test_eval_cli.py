@@ -163,7 +163,7 @@ def test_bad_data_names_the_file_row_and_field(tmp_path):  # subprocess
     path = tmp_path / "lb.jsonl"
     path.write_text(json.dumps({"_id": "x", "question": "q", "answer": "B"}) + "\n")
     result = run_ltrl("eval", "-b", "longbench-v2", "--data", str(path), "--base-url", "http://127.0.0.1:9/v1",
-                      "--model", "m", "--no-cache")
+                      "--model", "m", "--no-cache", "--no-endpoint-check")
     assert result.returncode == 1 and result.stdout == b""
     assert result.stderr.decode().strip().startswith(
         f"ltrl eval: {path}: row 1: missing field(s) 'choice_A', 'choice_B', 'choice_C', 'choice_D', 'context' ("
