@@ -152,4 +152,7 @@ def check_endpoints(llm: Any = None, judge: Any = None, judging: Any = None) -> 
     if llm is not None:
         check_endpoint(llm)
     if judge is not None:
-        check_endpoint(getattr(judge, "llm", judge), judge=judging is not None and judging.own_endpoint)
+        from ltrl_cli.llm import env
+
+        own = judging is not None and env.judge_options(judging).own_endpoint  # LTRL_JUDGE_* count as given
+        check_endpoint(getattr(judge, "llm", judge), judge=own)
