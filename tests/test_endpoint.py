@@ -6,6 +6,7 @@ judge), score with an LLM judge, eval."""
 from __future__ import annotations
 
 import socket
+import threading
 
 import pytest
 
@@ -95,10 +96,21 @@ def test_an_outage_mid_run_stops_the_stage_and_the_rerun_resumes(demo_index, tmp
     cache = str(tmp_path / "llm.sqlite")
     args = ["--index", str(demo_index), "--backend", "openai", "--model", "fake", "-k", "1", "--concurrency", "1",
             "--cache", cache, "--max-retries", "1", "--max-consecutive-failures", "2", "--outage-timeout", "0"]
-    # Two questions take 3 turns each; then the server drops every connection.
-    with FakeOpenAI(lambda body, n: scripted_agent(body) if n <= 6 else Reply(drop=True)) as server:
+    # q0 and q1 are answered (3 turns each); then the server drops every connection. Two
+    # questions are in flight at once, so a request of q2 waits until q0 and q1 are done.
+    answered, both_done = [], threading.Event()
+
+    def first_two_then_gone(body):
+        if any(q["question"] in body["messages"][1]["content"] for q in QUESTIONS[:2]):
+            answered.append(1)
+            if len(answered) == 6:
+                both_done.set()
+            return scripted_agent(body)
+        both_done.wait(60)
+        return Reply(drop=True, delay=0.3)  # after q1's last answer has gone out
+
+    with FakeOpenAI(first_two_then_gone) as server:
         down = run_ltrl("search-agent", "--base-url", server.base_url, *args, input=to_jsonl(QUESTIONS))
-        answered = 6
     assert down.returncode == 1
     stderr = down.stderr.decode()
     assert f"is down: 2 tries in a row got no answer" in stderr and "resume from the response cache" in stderr
@@ -111,7 +123,7 @@ def test_an_outage_mid_run_stops_the_stage_and_the_rerun_resumes(demo_index, tmp
         rerun = run_ltrl("search-agent", "--base-url", server.base_url, *args, input=to_jsonl(QUESTIONS))
     assert rerun.returncode == 0, rerun.stderr
     assert [r["id"] for r in jsonl(rerun.stdout)] == [q["id"] for q in QUESTIONS]
-    assert len(server.requests) == 3 * len(QUESTIONS) - answered  # nothing answered before is asked again
+    assert len(server.requests) == 3 * len(QUESTIONS) - len(answered)  # nothing answered before is asked again
 
 
 def test_synth_whose_every_reply_is_unparseable_fails_where_the_cause_is(demo_index):
