@@ -16,10 +16,15 @@ Opt = typer.Option
 
 @app.command("grpo")
 def grpo_command(
-    data: Annotated[Optional[str], Opt("--data", help="Training JSONL (ltrl assemble output / released layout).")] = None,
+    data: Annotated[Optional[str], Opt("--data", help="Training data: JSONL (ltrl assemble), parquet (ltrl export --format trl|verl), a save_to_disk folder or a hub dataset name.")] = None,
     model: Annotated[Optional[str], Opt("--model", help="Model folder or name to start from.")] = None,
     output_dir: Annotated[Optional[str], Opt("--output-dir", "-o", help="Run folder: checkpoints, settings.")] = None,
     config: Annotated[Optional[str], Opt("--config", help="YAML settings (see examples/configs/).")] = None,
+    eval_data: Annotated[Optional[str], Opt("--eval-data", help="Evaluate on this data (same kinds as --data) during training.")] = None,
+    eval_every: Annotated[Optional[int], Opt("--eval-every", help="Evaluate every N steps (TRL's eval_steps) [20].")] = None,
+    report_to: Annotated[Optional[list[str]], Opt("--report-to", help="Tracker: wandb | tensorboard | trackio | none (repeat, or a comma list) [none].")] = None,
+    run_name: Annotated[Optional[str], Opt("--run-name", help="The run's name in the trackers.")] = None,
+    logging_dir: Annotated[Optional[str], Opt("--logging-dir", help="Where trackers write (TensorBoard events, W&B offline runs).")] = None,
     max_steps: Annotated[Optional[int], Opt("--max-steps", help="Optimizer steps [paper: 200].")] = None,
     num_generations: Annotated[Optional[int], Opt("--num-generations", help="Group size G [8].")] = None,
     prompts_per_step: Annotated[Optional[int], Opt("--prompts-per-step", help="Prompts per step, all ranks [16].")] = None,
@@ -49,7 +54,7 @@ def grpo_command(
     seed: Annotated[Optional[int], Opt("--seed", help="Random seed [0].")] = None,
     cpu: Annotated[bool, Opt("--cpu", help="Train on CPU even when GPUs are visible.")] = False,
     resume: Annotated[bool, Opt("--resume", help="Continue from the latest OUTDIR/checkpoint-<step>.")] = False,
-    set_: Annotated[Optional[list[str]], Opt("--set", metavar="KEY=VALUE", help="Any other setting (docs/grpo.md).")] = None,
+    set_: Annotated[Optional[list[str]], Opt("--set", metavar="KEY=VALUE", help="Any other setting: ltrl's (docs/grpo.md) or any trl.GRPOConfig field.")] = None,
     nproc_per_node: Annotated[str, Opt("--nproc-per-node", help="Processes per node: auto = one per GPU, 1 on CPU.")] = "auto",
     nnodes: Annotated[str, Opt("--nnodes", help="Number of nodes (torchrun).")] = "1",
     node_rank: Annotated[Optional[int], Opt("--node-rank", help="This node's rank (torchrun).")] = None,
@@ -60,9 +65,14 @@ def grpo_command(
 ) -> None:
     """Train a model with GRPO and the method's composite reward (torchrun + TRL).
 
-    Reads: --data records with `input_messages`, `label`, `metadata.rubrics`.
-    Writes: one JSONL metrics record per step on stdout (rank 0); checkpoints in
-    OUTDIR/checkpoint-<step> with the settings used. Exit code: torchrun's.
+    Reads: --data records with `input_messages`, `label`, `metadata.rubrics` (or ltrl
+    export's parquet layouts). Writes: one JSONL metrics record per step on stdout (rank
+    0); checkpoints in OUTDIR/checkpoint-<step> with the settings used; with --report-to,
+    the same metrics (and --eval-data's scores) to TensorBoard, W&B or trackio. Exit
+    code: torchrun's.
+
+    Any trl.GRPOConfig / TrainingArguments field can be set with --set KEY=VALUE or in the
+    YAML, checked by TRL's dataclass (an unknown key or bad value: exit 2).
 
     Defaults are the paper's and its train script's: G=8, 16 prompts/step, lr 2e-6
     constant, AdamW decay 0.1 betas 0.9/0.98, clip 0.2/0.28, token-level loss, no KL,
@@ -74,9 +84,11 @@ def grpo_command(
     Example:
       ltrl grpo --data train.jsonl --model Qwen/Qwen3-4B-Thinking-2507 -o runs/a --lora-r 64
       ltrl grpo -o runs/a --resume --max-steps 400 | jq -c '{step, reward}'
+      ltrl grpo --data train.parquet --model Qwen/Qwen3-4B-Thinking-2507 -o runs/b --report-to wandb \
+        --run-name b --eval-data dev.jsonl --eval-every 20 --set lr_scheduler_type=cosine
     """
     from ltrl_cli import console
-    from ltrl_cli.grpo.config import latest_checkpoint, parse_assignments
+    from ltrl_cli.grpo.config import latest_checkpoint, parse_assignments, trl_value, uses_vllm_server
     from ltrl_cli.grpo.launch import (
         Topology,
         check_vllm_server,
@@ -87,6 +99,8 @@ def grpo_command(
 
     flags = {
         "data": data, "model": model, "output_dir": output_dir, "max_steps": max_steps,
+        "eval_data": eval_data, "eval_steps": eval_every, "run_name": run_name, "logging_dir": logging_dir,
+        "report_to": ",".join(report_to) if report_to else None,
         "num_generations": num_generations, "prompts_per_step": prompts_per_step,
         "per_device_batch_size": per_device_batch_size, "learning_rate": learning_rate,
         "temperature": temperature, "max_prompt_length": max_prompt_length,
@@ -110,8 +124,8 @@ def grpo_command(
         argv = prepare(settings, topology, command_line=shlex.join(["ltrl", *sys.argv[1:]]))
         console.info("grpo: " + shlex.join(argv))
         if not dry_run:
-            if settings.use_vllm and settings.vllm_mode == "server":
-                check_vllm_server(settings.vllm_server_base_url, settings.vllm_server_timeout)
+            if uses_vllm_server(settings):
+                check_vllm_server(trl_value(settings, "vllm_server_base_url"), trl_value(settings, "vllm_server_timeout"))
             if quiet:
                 os.environ["LTRL_QUIET"] = "1"  # the ranks inherit it
             code = subprocess_launch(argv)  # torchrun's exit code is ours

@@ -1,5 +1,13 @@
-"""Training rows from ltrl's data: the `ltrl assemble` output, which is also the layout of
-the paper's released training set (`input_messages`, `label`, `metadata.rubrics`).
+"""Training rows from ltrl's data, wherever it is:
+
+- JSONL in the `ltrl assemble` layout, which is also the paper's released training set
+  (`input_messages`, `label`, `metadata.rubrics`);
+- parquet from `ltrl export --format trl` (`prompt`, `label`, `rubrics`, `question`, `id`)
+  or `--format verl` (`prompt`, `reward_model.ground_truth`, `extra_info`);
+- a folder written by `datasets`' `save_to_disk`, or a dataset name on the Hugging Face
+  hub, in any of those layouts (its `train` split, or its only one).
+
+Every row is brought to the assemble layout and checked as a JSONL line is (READS["grpo"]).
 
     >>> to_row({"id": "q1", "input_messages": [{"role": "user", "content": "ctx Q?"}], "label": "Paris",
     ...         "metadata": {"rubrics": ["France"], "question": "Q?"}})
@@ -8,8 +16,10 @@ the paper's released training set (`input_messages`, `label`, `metadata.rubrics`
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ltrl_cli.errors import BadInput, UsageError, check_installed
 from ltrl_cli.io import get_path, read_records
 from ltrl_cli.records import READS
 from ltrl_cli.stats import Stats
@@ -44,17 +54,98 @@ def to_row(record: dict) -> dict[str, Any]:
     }
 
 
-def iter_rows(path: str, *, skip_bad: bool = False, stats: Stats | None = None) -> Iterator[dict[str, Any]]:
-    """Stream a JSONL file of training records as rows (a bad line names its number; with
-    `skip_bad` it is warned about, counted in `stats` and left out)."""
-    with open(path, "rb") as stream:
-        for record in read_records(stream, skip_bad=skip_bad, source=path, schema=READS["grpo"], stats=stats):
-            yield to_row(record)
+def iter_rows(source: str, *, skip_bad: bool = False, stats: Stats | None = None) -> Iterator[dict[str, Any]]:
+    """Stream the training records of `source` as rows (a bad line or row names its number;
+    with `skip_bad` a bad JSONL line is warned about, counted in `stats` and left out)."""
+    kind = data_kind(source)
+    if kind == "jsonl":
+        with open(source, "rb") as stream:
+            for record in read_records(stream, skip_bad=skip_bad, source=source, schema=READS["grpo"], stats=stats):
+                yield to_row(record)
+        return
+    for number, row in enumerate(_table(source, kind), start=1):
+        record = from_table(row)
+        try:
+            READS["grpo"].check(record)
+        except BadInput as exc:
+            raise BadInput(f"row {number}: {exc.detail}", source=source) from None
+        yield to_row(record)
 
 
-def load_rows(path: str, *, skip_bad: bool = False) -> list[dict[str, Any]]:
-    """All the rows of a training file, in a list."""
-    return list(iter_rows(path, skip_bad=skip_bad))
+def data_kind(source: str) -> str:
+    """jsonl | parquet | disk (a save_to_disk folder) | hub (a dataset name).
+
+    >>> data_kind("train.parquet"), data_kind("org/some-dataset")
+    ('parquet', 'hub')
+    """
+    path = Path(source).expanduser()
+    if path.is_dir():
+        if not any((path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json", "state.json")):
+            raise UsageError(f"--data {source}: a folder, but not one written by datasets' save_to_disk")
+        return "disk"
+    if source.endswith(".parquet"):
+        return "parquet"
+    if path.exists() or source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".gz")):
+        return "jsonl"
+    return "hub"
+
+
+def _table(source: str, kind: str) -> Iterator[dict]:
+    """The rows of a parquet file, a save_to_disk folder or a hub dataset, as dicts."""
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            table = pq.read_table(source)
+        except (OSError, ValueError) as exc:  # missing, or not parquet
+            raise BadInput(f"cannot read it as parquet ({str(exc).splitlines()[0]})", source=source) from None
+        yield from table.to_pylist()
+        return
+    check_installed("datasets", "train", f"--data {source} (a Hugging Face dataset)")
+    import datasets
+
+    try:
+        loaded = datasets.load_from_disk(source) if kind == "disk" else datasets.load_dataset(source)
+    except Exception as exc:  # noqa: BLE001 - the hub client, the network and the cache each raise their own
+        where = "the Hugging Face hub" if kind == "hub" else "disk"
+        raise BadInput(f"cannot load it from {where} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
+                       source=source) from None
+    yield from _split(loaded, source)
+
+
+def _split(loaded: Any, source: str) -> Any:
+    """A DatasetDict's `train` split, or its only split; a Dataset as it is."""
+    if not hasattr(loaded, "keys"):
+        return loaded
+    names = list(loaded.keys())
+    if "train" in names or len(names) == 1:
+        return loaded["train" if "train" in names else names[0]]
+    raise BadInput(f"splits {', '.join(names)} and none is called train", source=source)
+
+
+def from_table(row: dict) -> dict:
+    """A row of ltrl's parquet exports (TRL or verl layout) in the assemble layout; a row
+    already in it passes as it is.
+
+    >>> from_table({"prompt": [{"role": "user", "content": "c"}], "reward_model": {"ground_truth": "A"},
+    ...             "extra_info": {"id": "q", "question": "Q?", "rubrics": ["x"]}})["label"]
+    'A'
+    """
+    if "input_messages" in row:
+        return row
+    extra = row.get("extra_info") or {}
+    label = (row.get("reward_model") or {}).get("ground_truth") if "reward_model" in row else row.get("label")
+    out = {"input_messages": row.get("prompt"), "label": label,
+           "rubrics": extra.get("rubrics", row.get("rubrics")) or [],
+           "question": extra.get("question", row.get("question"))}
+    if extra.get("id", row.get("id")) is not None:
+        out["id"] = extra.get("id", row.get("id"))
+    return {key: value for key, value in out.items() if value is not None}
+
+
+def load_rows(source: str, *, skip_bad: bool = False) -> list[dict[str, Any]]:
+    """All the rows of a training source, in a list."""
+    return list(iter_rows(source, skip_bad=skip_bad))
 
 
 def within_length(rows: Sequence[dict], lengths: Sequence[int], limit: int) -> list[dict]:

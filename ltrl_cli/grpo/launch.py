@@ -26,11 +26,13 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from ltrl_cli import console
-from ltrl_cli.errors import BackendError, UsageError
-from ltrl_cli.grpo.config import (CONFIG_NAME, GrpoSettings, batch_layout, latest_checkpoint, merge, read_yaml,
-                                  require_vllm, write_yaml)
+from ltrl_cli.errors import BackendError, UsageError, check_installed
+from ltrl_cli.grpo.config import (CONFIG_NAME, GrpoSettings, batch_layout, grpo_config, latest_checkpoint, merge,
+                                  read_yaml, require_vllm, trackers, uses_vllm, uses_vllm_server, write_yaml)
 
 RECIPE_MODULE = "ltrl_cli.grpo.recipe"
+# --report-to NAME -> the module it needs (the extra of the same name installs it).
+TRACKER_MODULES = {"tensorboard": "tensorboard", "wandb": "wandb", "trackio": "trackio"}
 
 @dataclass
 class Topology:
@@ -156,8 +158,8 @@ def resolve_settings(
     for key, flag in (("model", "--model"), ("data", "--data"), ("output_dir", "-o/--output-dir")):
         if not getattr(settings, key):
             raise UsageError(f"missing {flag} (or `{key}:` in the config file)")
-    if not Path(settings.data).is_file():
-        raise UsageError(f"--data {settings.data}: no such file")
+    for key, flag in (("data", "--data"), ("eval_data", "--eval-data")):
+        check_source(getattr(settings, key), flag)
     if settings.model.startswith((".", "/", "~")) and not Path(settings.model).expanduser().exists():
         raise UsageError(f"--model {settings.model}: no such folder")  # a name (org/model) may be in the hub cache
     return settings
@@ -165,17 +167,30 @@ def resolve_settings(
 
 def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = None, command_line: str = "") -> list[str]:
     """Check the run can start, write OUTDIR/ltrl-grpo.yaml, and return the torchrun argv."""
-    if settings.use_vllm:
+    if uses_vllm(settings):
         require_vllm()
+    for tracker in trackers(settings):
+        if tracker in TRACKER_MODULES:
+            check_installed(TRACKER_MODULES[tracker], tracker, f"--report-to {tracker}")
     if gpus is None:
         gpus = 0 if settings.use_cpu else visible_gpus()
-    if settings.use_vllm and settings.vllm_mode == "server" and (settings.use_cpu or not gpus):
+    if uses_vllm_server(settings) and (settings.use_cpu or not gpus):
         raise UsageError("--vllm-mode server pushes the trained weights to the server over NCCL, which needs a "
                          "CUDA GPU for training; without one use --vllm (colocated) or plain generation")
     nproc = resolve_nproc(topology.nproc_per_node, 0 if settings.use_cpu else gpus)
-    check_data(settings.data)
+    check_data(settings.data, "--data")
+    if settings.eval_data:
+        check_data(settings.eval_data, "--eval-data")
     if topology.nnodes.isdigit():  # an elastic range (1:4) is only known at rendezvous
         batch_layout(settings, nproc * int(topology.nnodes))
+    # TRL's own checks, once, here: every rank builds the same GRPOConfig from the same file.
+    # This process is not one of the ranks, so TRL sees one process; the layout over the
+    # ranks is batch_layout's check above. Trackers' modules may print as they load (W&B's
+    # offline notice): not onto the records' stdout.
+    from ltrl_cli.io import stdout_to_stderr
+
+    with stdout_to_stderr():
+        grpo_config(settings, 1, on_gpu=bool(gpus) and not settings.use_cpu)
     header = f"# {command_line}\n" if command_line else ""
     path = write_yaml(settings, Path(settings.output_dir) / CONFIG_NAME,
                       header=header + "# resolved by ltrl grpo; every rank reads this file\n")
@@ -229,12 +244,21 @@ def check_vllm_server(url: str, timeout: float, *, poll: float = 2.0, sleep: Cal
                            f"it; {SERVE_HINT}")
 
 
-def check_data(path: str) -> int:
-    """Read the training file once before any process starts: a bad line fails here, with
-    its line number, instead of on every rank after the imports. Returns the record count."""
+def check_source(source: str | None, flag: str) -> None:
+    """A local file must exist; a folder must be a save_to_disk folder; any other name is
+    taken for a hub dataset (loaded, or refused, by check_data)."""
+    from ltrl_cli.grpo.data import data_kind
+
+    if source and data_kind(source) in ("jsonl", "parquet") and not Path(source).expanduser().is_file():
+        raise UsageError(f"{flag} {source}: no such file")
+
+
+def check_data(source: str, flag: str = "--data") -> int:
+    """Read the data once before any process starts: a bad line fails here, with its line
+    number, instead of on every rank after the imports. Returns the record count."""
     from ltrl_cli.grpo.data import iter_rows
 
-    count = sum(1 for _ in iter_rows(path))
+    count = sum(1 for _ in iter_rows(source))
     if not count:
-        raise UsageError(f"--data {path}: no training records in it")
+        raise UsageError(f"{flag} {source}: no training records in it")
     return count

@@ -32,7 +32,8 @@ from typing import NoReturn
 
 from ltrl_cli import console
 from ltrl_cli.errors import BackendError, LtrlError, UsageError
-from ltrl_cli.grpo.config import GrpoSettings, batch_layout, latest_checkpoint, load, require_vllm
+from ltrl_cli.grpo.config import (GrpoSettings, grpo_config, latest_checkpoint, load, require_vllm, trackers,
+                                  trl_value, uses_vllm)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,127 +91,82 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
         raise BackendError(f"cannot load the tokenizer of --model {s.model}: {str(exc).splitlines()[0]}") from None
     if tokenizer.pad_token is None:  # batched generation pads on the left
         tokenizer.pad_token = tokenizer.eos_token
-    dataset = _dataset(s, tokenizer, rank)
+    dataset = _dataset(s, s.data, tokenizer, rank)
+    eval_dataset = _dataset(s, s.eval_data, tokenizer, rank) if s.eval_data else None
 
     # -------------------------------------------------------------------- trainer
-    from ltrl_cli.grpo.trainer import JsonlMetrics, LtrlGRPOTrainer, LtrlReward, SaveSettings
+    from ltrl_cli.grpo.trainer import EvalSummary, JsonlMetrics, LtrlGRPOTrainer, LtrlReward, SaveSettings
 
+    if uses_vllm(s):
+        require_vllm()
+    _tracker_dirs(s)
     trainer = LtrlGRPOTrainer(
         model=s.model,
         processing_class=tokenizer,
-        args=_grpo_args(s, world_size, on_gpu),
+        args=grpo_config(s, world_size, on_gpu),
         train_dataset=dataset,
+        eval_dataset=eval_dataset,
         peft_config=_lora(s),
         ltrl_reward=LtrlReward(s, build_judge(s), tokenizer),
         reward_log_dir=Path(s.output_dir) / "rewards" if s.log_rewards else None,
-        callbacks=[SaveSettings(s)] + ([JsonlMetrics(out, world_size)] if out is not None else []),
+        callbacks=[SaveSettings(s), EvalSummary()] + ([JsonlMetrics(out, world_size)] if out is not None else []),
     )
     _quiet_progress(trainer)
 
     # -------------------------------------------------------------------- train
     resume = _latest_checkpoint(s.output_dir) if s.resume else None
     if rank == 0:
-        rollouts = f"vLLM ({s.vllm_mode})" if s.use_vllm else "transformers generate"
+        rollouts = f"vLLM ({trl_value(s, 'vllm_mode')})" if uses_vllm(s) else "transformers generate"
+        evaluation = (f", evaluating {len(eval_dataset)} prompts every {s.trl['eval_steps']:g} steps"
+                      if eval_dataset is not None else "")
         console.info(f"grpo: {len(dataset)} prompts, {world_size} process(es) on {'GPU' if on_gpu else 'CPU'}, "
-                     f"{s.max_steps} steps, rollouts by {rollouts}" + (f", resuming from {resume}" if resume else ""))
+                     f"{s.trl['max_steps']} steps, rollouts by {rollouts}{evaluation}"
+                     + (f", resuming from {resume}" if resume else ""))
     # The loop saves every save_steps and at its last step (transformers' save strategy
     # "steps" also saves when max_steps is reached).
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
-    if rank == 0:
+    if rank == 0:  # the trackers log from rank 0 only
+        _finish_trackers(s)
         final = Path(s.output_dir) / f"checkpoint-{trainer.state.global_step}"
         console.info(f"grpo: done at step {trainer.state.global_step}; checkpoint in {final}")
     return 0
 
 
-def _dataset(s: GrpoSettings, tokenizer, rank: int):
-    """The training rows, with prompts longer than max_prompt_length dropped (and counted)."""
+def _dataset(s: GrpoSettings, source: str, tokenizer, rank: int):
+    """The rows of `source` (training or evaluation data), with prompts longer than
+    max_prompt_length dropped (and counted)."""
     from datasets import Dataset
 
     from ltrl_cli.grpo.data import load_rows, prompt_lengths, within_length
 
-    rows = load_rows(s.data)
+    rows = load_rows(source)
     kept = within_length(rows, prompt_lengths(rows, tokenizer), s.max_prompt_length)
     if rank == 0 and len(kept) < len(rows):
-        console.warn(f"grpo: dropped {len(rows) - len(kept)} of {len(rows)} prompts longer than "
+        console.warn(f"grpo: {source}: dropped {len(rows) - len(kept)} of {len(rows)} prompts longer than "
                      f"max_prompt_length {s.max_prompt_length} tokens")
     if not kept:
-        raise UsageError(f"no training prompt in {s.data} fits in max_prompt_length {s.max_prompt_length}")
+        raise UsageError(f"no prompt in {source} fits in max_prompt_length {s.max_prompt_length}")
     return Dataset.from_list(kept)
 
 
-def _grpo_args(s: GrpoSettings, world_size: int, on_gpu: bool):
-    """Map ltrl's settings onto TRL's GRPOConfig."""
-    import torch
-    from trl import GRPOConfig
+def _tracker_dirs(s: GrpoSettings) -> None:
+    """logging_dir is where the trackers write; transformers 5 reads it from their own
+    variables (its TrainingArguments has no logging_dir any more)."""
+    if not s.logging_dir:
+        return
+    folder = str(Path(s.logging_dir).expanduser())
+    os.environ["TENSORBOARD_LOGGING_DIR"] = folder  # the event files go here, not OUTDIR/runs/<date>
+    os.environ["WANDB_DIR"] = folder  # W&B's run folders (offline runs too): FOLDER/wandb/
+    os.environ["TRACKIO_DIR"] = folder  # trackio's local database
 
-    per_device, accumulation = batch_layout(s, world_size)
-    bf16 = s.bf16 == "true" or (s.bf16 == "auto" and on_gpu and torch.cuda.is_bf16_supported())
-    if s.use_vllm:
-        require_vllm()
-    init_kwargs = {"dtype": "bfloat16" if bf16 else "float32"}  # a string: the args are saved as JSON too
-    if s.attn_implementation:
-        init_kwargs["attn_implementation"] = s.attn_implementation
-    return GRPOConfig(
-        output_dir=s.output_dir,
-        use_cpu=not on_gpu,
-        bf16=bf16,
-        model_init_kwargs=init_kwargs,
-        seed=s.seed,
-        # One optimizer step = prompts_per_step x num_generations completions in all, in
-        # micro-batches of per_device_batch_size on each rank; one generation per step.
-        per_device_train_batch_size=per_device,
-        gradient_accumulation_steps=accumulation,
-        num_generations=s.num_generations,
-        max_steps=s.max_steps,
-        # The update.
-        learning_rate=s.learning_rate,
-        lr_scheduler_type=s.lr_scheduler,
-        warmup_steps=s.warmup_steps,
-        weight_decay=s.weight_decay,
-        adam_beta1=s.adam_beta1,
-        adam_beta2=s.adam_beta2,
-        max_grad_norm=s.max_grad_norm,
-        epsilon=s.epsilon,
-        epsilon_high=s.epsilon_high,
-        loss_type=s.loss_type,
-        beta=s.beta,
-        scale_rewards=s.scale_rewards,
-        mask_truncated_completions=s.mask_truncated_completions,
-        # Rollouts.
-        temperature=s.temperature,
-        top_p=s.top_p,
-        top_k=s.top_k,
-        max_completion_length=s.max_completion_length,
-        use_vllm=s.use_vllm,
-        vllm_mode=s.vllm_mode,
-        vllm_server_base_url=s.vllm_server_base_url,
-        vllm_gpu_memory_utilization=s.vllm_gpu_memory_utilization,
-        # Without a bound, vLLM sizes its cache for the model's whole window (256K for Qwen3-2507)
-        # and may refuse to start in its share of the GPU; a rollout never needs more than this.
-        vllm_max_model_length=s.vllm_max_model_length or min(s.max_prompt_length + s.max_completion_length,
-                                                             s.max_total_length),
-        vllm_tensor_parallel_size=s.vllm_tensor_parallel_size,
-        vllm_server_timeout=s.vllm_server_timeout,
-        # Rollout / training mismatch (vLLM rollouts only): the train script's token-level
-        # weights, zeroed outside [0.5, 2.0].
-        vllm_importance_sampling_correction=s.importance_sampling != "none",
-        vllm_importance_sampling_mode=s.importance_sampling if s.importance_sampling != "none" else "token_mask",
-        vllm_importance_sampling_clip_min=s.importance_sampling_min,
-        vllm_importance_sampling_clip_max=s.importance_sampling_max,
-        # Memory.
-        gradient_checkpointing=s.gradient_checkpointing,
-        # Non-reentrant checkpointing works with LoRA (frozen inputs) and with DDP.
-        gradient_checkpointing_kwargs={"use_reentrant": False},
-        ddp_find_unused_parameters=False,  # every weight (or LoRA adapter) takes part in each forward
-        # Bookkeeping: log every step (our JSONL), save every save_steps.
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=s.save_steps,
-        save_total_limit=s.save_total_limit,
-        report_to=[],
-        log_level_replica="error",  # rank 0 speaks for all; the others only on errors
-        disable_tqdm=not sys.stderr.isatty(),
-    )
+
+def _finish_trackers(s: GrpoSettings) -> None:
+    """Close the trackers' runs: the ranks leave through os._exit (run_and_exit), so the
+    exit hooks by which W&B and trackio flush their last rows would never run."""
+    for name in ("wandb", "trackio"):
+        module = sys.modules.get(name)
+        if name in trackers(s) and module is not None and getattr(module, "run", True) is not None:
+            module.finish()
 
 
 def _lora(s: GrpoSettings):

@@ -10,6 +10,11 @@ and shapes whole groups on every rank, which all reach the same numbers.
 An excluded completion (no verdict) gets a NaN reward: TRL leaves NaN rows out of the
 group baseline and gives them zero advantage, so they do not move the policy.
 
+Evaluation (`eval_data`, TRL's evaluation loop every `eval_steps`) goes through the same
+step with the model in eval mode: every completion is judged (none is punished as
+ill-formed) and the reward is the outcome alone, as in the authors' evaluation; TRL logs
+the metrics with an `eval_` prefix, to the trackers as well.
+
 Two rules of the authors' train script live here too: in training, an ill-formed
 completion scores 0 (`punish_ill_formed`, form.py), and a completion never runs past
 `max_total_length` tokens of prompt + completion (`_generate_single_turn`).
@@ -34,7 +39,7 @@ from ltrl_cli.grpo.shaping import LtrlReward
 from ltrl_cli.grpo.config import CONFIG_NAME, GrpoSettings, write_yaml
 from ltrl_cli.io import dumps, silence
 
-__all__ = ["JsonlMetrics", "LtrlGRPOTrainer", "LtrlReward", "SaveSettings"]
+__all__ = ["EvalSummary", "JsonlMetrics", "LtrlGRPOTrainer", "LtrlReward", "SaveSettings"]
 
 
 class LtrlGRPOTrainer(GRPOTrainer):
@@ -64,7 +69,10 @@ class LtrlGRPOTrainer(GRPOTrainer):
         # across ranks, and its own `gather(rewards)` relies on the same order.
         batch = gather_object(local)  # [B x G] Scored, identical on every rank
         group = self.num_generations if self.model.training else self.num_generations_eval
-        shaped = shaping.shape_batch(batch, group, mode=s.reward_mode, alpha=s.alpha, rubric_on=s.rubric_on,
+        # Evaluation scores the outcome alone, as the authors' evaluation does (eta 0); the
+        # rubric recall is still measured and logged.
+        alpha = s.alpha if self.model.training else 0.0
+        shaped = shaping.shape_batch(batch, group, mode=s.reward_mode, alpha=alpha, rubric_on=s.rubric_on,
                                      thinking=s.thinking)
         self._record(batch, shaped, group)
         values = [math.nan if r.excluded else r.reward for r in shaped]
@@ -167,6 +175,19 @@ def _number(value: Any) -> float | None:
         return None
     value = float(value)
     return None if math.isnan(value) else value
+
+
+class EvalSummary(TrainerCallback):
+    """One stderr line per evaluation (its metrics go to the trackers through TRL's log)."""
+
+    KEYS = ("eval_ltrl/outcome_accuracy", "eval_reward", "eval_ltrl/rubric_reward", "eval_completions/mean_length")
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics:
+            return
+        parts = [f"{key.removeprefix('eval_')} {_number(metrics[key]):.4g}" for key in self.KEYS
+                 if _number(metrics.get(key)) is not None]
+        console.info(f"grpo: evaluation at step {state.global_step}: " + ", ".join(parts))
 
 
 class SaveSettings(TrainerCallback):

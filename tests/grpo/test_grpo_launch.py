@@ -61,7 +61,7 @@ def test_cli_exits_with_torchruns_code(tmp_path, monkeypatch):
     assert result.exit_code == 3, result.output
     assert result.stdout == ""  # nothing but records on stdout, and the parent writes none
     settings = load(tmp_path / "run" / CONFIG_NAME)
-    assert (settings.max_steps, settings.top_k, settings.lora_r) == (5, 20, 16)
+    assert (settings.trl["max_steps"], settings.trl["top_k"], settings.lora_r) == (5, 20, 16)
     assert seen and seen[0][4] == "1"
 
 
@@ -249,3 +249,49 @@ def test_recipe_leaves_through_os_exit_with_its_code(main, code, stdout, stderr)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, cwd=ROOT, timeout=60)
     assert result.returncode == code, result.stderr.decode()
     assert result.stdout == stdout and stderr in result.stderr
+
+
+def test_trackers_eval_and_any_trl_field_reach_the_settings(tmp_path, monkeypatch):
+    from ltrl_cli.cli import app
+
+    monkeypatch.setattr(L, "subprocess_launch", lambda argv: 0)
+    monkeypatch.setattr(L, "visible_gpus", lambda: 0)
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    result = CliRunner().invoke(app, [
+        "grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "run"), "--report-to", "tensorboard",
+        "--report-to", "wandb", "--run-name", "r1", "--logging-dir", str(tmp_path / "logs"),
+        "--eval-data", str(data), "--eval-every", "5", "--set", "optim=adamw_torch_fused", "--set", "num_iterations=2"])
+    assert result.exit_code == 0, result.output
+    s = load(tmp_path / "run" / CONFIG_NAME)
+    assert s.trl["report_to"] == ["tensorboard", "wandb"] and s.trl["run_name"] == "r1"
+    assert (s.logging_dir, s.eval_data, s.trl["eval_steps"]) == (str(tmp_path / "logs"), str(data), 5)
+    assert (s.trl["optim"], s.trl["num_iterations"]) == ("adamw_torch_fused", 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--set", "num_generation=4"], "ltrl grpo: unknown setting 'num_generation': neither an ltrl grpo setting "
+                                    "(docs/grpo.md) nor a field of trl.GRPOConfig; did you mean 'num_generations'?"),
+    (["--set", "warmup_steps=soon"], "ltrl grpo: setting warmup_steps: invalid float value: 'soon'"),
+    (["--eval-data", "missing.jsonl"], "ltrl grpo: --eval-data missing.jsonl: no such file"),
+])
+def test_cli_bad_trl_settings_are_one_line_exit_2(tmp_path, args, message):
+    from ltrl_cli.cli import app
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(RECORD)
+    result = CliRunner().invoke(app, ["grpo", "--data", str(data), "--model", "m", "-o", str(tmp_path / "run"), *args])
+    assert result.exit_code == 2 and result.stderr.splitlines() == [message]
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_tracker_that_is_not_installed_stops_before_anything_starts(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "trackio" else real(name, *a))
+    with pytest.raises(Exception) as info:
+        L.prepare(_settings(tmp_path, report_to="trackio"), L.Topology(), gpus=0)
+    assert "--report-to trackio needs the Python package 'trackio'" in info.value.message
+    assert "pip install 'ltrl[trackio]'" in info.value.message and info.value.exit_code == 1
+    assert not (tmp_path / "run" / CONFIG_NAME).exists()

@@ -81,7 +81,7 @@ def test_prompts_over_the_length_limit_are_dropped_and_counted(runs):
 
 def test_checkpoint_holds_the_settings_it_was_trained_with(runs):
     assert (runs.out / "checkpoint-2" / "adapter_model.safetensors").is_file()  # LoRA: the adapter is saved
-    assert runs.checkpoint_settings.judge == "llm" and runs.checkpoint_settings.max_steps == 2
+    assert runs.checkpoint_settings.judge == "llm" and runs.checkpoint_settings.trl["max_steps"] == 2
     assert runs.checkpoint_settings.lora_r == 8
 
 
