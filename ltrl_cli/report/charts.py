@@ -1,16 +1,48 @@
-"""Inline SVG charts for the report's dataset view (no script, no network)."""
+"""Inline SVG charts for the report's dataset view (no script, no network).
+
+Tier colours are from the Okabe-Ito palette, which stays distinguishable under the common
+colour-vision deficiencies: gold vermillion, Tier-1 dark blue and Tier-2 sky blue (one hue,
+two lightnesses, as they are two depths of the same trajectory), search bluish green,
+random fill light grey. A bar of a distribution links to the list filtered to it.
+"""
 
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
-TIER_COLOURS = {"gold": "#d4a017", "tier1": "#c0392b", "tier2": "#e67e22", "search": "#8e44ad",
-                "random": "#95a5a6", "unknown": "#7f8c8d"}
-_STRATEGY_COLOURS = ["#2c7fb8", "#95a5a6", "#41ab5d", "#8e44ad"]
+TIER_COLOURS = {"gold": "#D55E00", "tier1": "#0072B2", "tier2": "#56B4E9", "search": "#009E73",
+                "random": "#C8C8C8", "unknown": "#999999"}
+_STRATEGY_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
+BAR = "#0072B2"
 
 
 def colour(tier: str) -> str:
     return TIER_COLOURS.get(tier, TIER_COLOURS["unknown"])
+
+
+def histogram(title: str, bars: list[tuple[str, int, str | None]], *, width: int = 420, height: int = 170,
+              note: str = "") -> str:
+    """Vertical bars, one per (label, count, filter or None); a bar with a filter links to
+    the list filtered by it (`#find/FILTER`)."""
+    if not bars:
+        return ""
+    top, bottom, left = 22, 34, 8
+    peak = max(n for _, n, _ in bars) or 1
+    step = (width - left - 8) / len(bars)
+    out = [_svg_open(width, height, title), _text(left, 14, title, size=12, weight="600")]
+    every = max(1, -(-len(bars) * 44 // (width - 16)))  # a label needs about 44 px: every n-th bar
+    for i, (label, n, link) in enumerate(bars):
+        h = (height - top - bottom) * n / peak
+        x, y = left + i * step, height - bottom - h
+        bar = (f'<rect x="{x + 1:.1f}" y="{y:.1f}" width="{max(1.0, step - 2):.1f}" height="{h:.1f}" fill="{BAR}">'
+               f"<title>{escape(label)}: {n:,}</title></rect>")
+        out.append(f'<a href="#find/{quote(link)}">{bar}</a>' if link else bar)
+        if i % every == 0:
+            out.append(_text(x + step / 2, height - bottom + 13, label, size=10, anchor="middle"))
+    out.append(_text(left, height - 4, note or f"highest bar: {peak:,}", size=10, fill="#555"))
+    out.append("</svg>")
+    return "".join(out)
 
 
 def token_share_bars(by_strategy: dict[str, dict], width: int = 560) -> str:
@@ -29,8 +61,37 @@ def token_share_bars(by_strategy: dict[str, dict], width: int = 560) -> str:
             out.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{colour(tier)}">'
                        f"<title>{escape(label)}</title></rect>")
             if w > 34:
-                out.append(_text(x + 3, y + 17, f"{100 * row['token_share']:.0f}%", fill="#fff"))
+                dark = tier in ("gold", "tier1", "search")
+                out.append(_text(x + 3, y + 17, f"{100 * row['token_share']:.0f}%", fill="#fff" if dark else "#111"))
             x += w
+    out.append("</svg>")
+    return "".join(out)
+
+
+def depth_bars(depth: dict[str, dict[int, int]], width: int = 560) -> str:
+    """Per strategy, the share of its gold documents that start in each tenth of the
+    prompt (0-10% = the top of the prompt, furthest from the question)."""
+    if not depth:
+        return ""
+    rows, bar_h, label_w = list(depth.items()), 22, 110
+    height = 40 + len(rows) * (bar_h + 10)
+    out = [_svg_open(width, height, "Where the gold documents sit in the prompt")]
+    cell = (width - label_w - 10) / 10
+    for i, (name, counts) in enumerate(rows):
+        y, total = 10 + i * (bar_h + 10), sum(counts.values()) or 1
+        out.append(_text(4, y + 15, name))
+        for decile in range(10):
+            share = counts.get(decile, 0) / total
+            shade = round(255 - 200 * min(1.0, share * 4))  # 25% or more of the gold docs: darkest
+            out.append(f'<rect x="{label_w + decile * cell:.1f}" y="{y}" width="{cell - 1:.1f}" height="{bar_h}" '
+                       f'fill="rgb({shade},{shade},{shade})" stroke="#bbb"><title>{escape(name)}: '
+                       f"{100 * share:.1f}% of gold documents start at {10 * decile}-{10 * decile + 10}% "
+                       f"of the prompt</title></rect>")
+            out.append(_text(label_w + (decile + 0.5) * cell, y + 15, f"{100 * share:.0f}%", size=10, anchor="middle",
+                             fill="#fff" if shade < 130 else "#111"))
+    y = 10 + len(rows) * (bar_h + 10)
+    out.append(_text(label_w, y + 12, "start of prompt", size=10))
+    out.append(_text(width - 10, y + 12, "end (question)", size=10, anchor="end"))
     out.append("</svg>")
     return "".join(out)
 
@@ -74,5 +135,7 @@ def _svg_open(width: int, height: int, title: str) -> str:
             f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}"><title>{escape(title)}</title>')
 
 
-def _text(x: float, y: float, text: str, *, size: int = 12, fill: str = "#222") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}">{escape(text)}</text>'
+def _text(x: float, y: float, text: str, *, size: int = 12, fill: str = "#222", anchor: str = "start",
+          weight: str = "normal") -> str:
+    return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" text-anchor="{anchor}" '
+            f'font-weight="{weight}">{escape(text)}</text>')

@@ -1,80 +1,59 @@
-"""What `ltrl report` reads: any stage's records, gathered per question id.
+"""What `ltrl report` reads: any stage's records, gathered per question id, streamed.
 
 Records are told apart by what they hold, not by which file they came from:
 - a stats object (`ltrl stats`): `by_strategy`, or `tiers` and `records` without an `id`;
 - a training record (`ltrl assemble`): `input_messages` and `metadata.docs`;
 - a pipeline record (walk, synth, search-agent, tier): an `id` with `path`, `question`,
-  `rollouts` or `tiers`.
-Pipeline records of one id are merged (a later stage's keys win), so `walks.jsonl` and
+  `rollouts` or `tiers`;
+- anything an extra section claims (`ltrl_cli.report.sections`).
+Pipeline records of one id are merged (a later record's keys win), so `walks.jsonl` and
 `tiered.jsonl` together read like one record; training records are kept per strategy.
+
+Inputs may be many GB (a 128K-token training record is about 700 KB of prompt), so
+nothing is held whole: each record is cut down to what the page shows as it is read and
+put in a temporary SQLite file keyed by id (the inputs are separate files, matched by id,
+in any order). A training record leaves its documents' metadata and, once per distinct
+text, the text the model saw (compressed). `Store.questions()` then gives one merged
+question at a time, in id order.
 """
 
 from __future__ import annotations
 
+import hashlib
+import sqlite3
+import zlib
 from dataclasses import dataclass, field
-from typing import Iterable
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import orjson
 
 from ltrl_cli.errors import BadInput
 
 PIPELINE_KEYS = ("path", "question", "rollouts", "tiers")
+ANCHOR_CONTEXT = 150  # characters kept either side of a hop's anchor text
+REASONING_CHARS = 2000  # of a step's thinking, kept for the page
+DOCS_PER_SHARD = 64  # document texts per file the page loads on demand
 
 
 @dataclass
 class Question:
+    """One question's merged pipeline keys and its contexts ({strategy: compact context})."""
+
     id: str
-    record: dict = field(default_factory=dict)  # merged pipeline keys
-    contexts: dict[str, dict] = field(default_factory=dict)  # strategy -> training record
+    record: dict = field(default_factory=dict)
+    contexts: dict[str, dict] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
-        return str(self.record.get("question") or (self.contexts and next(iter(self.contexts.values()))
-                                                    .get("metadata", {}).get("question")) or "")
+        first = next(iter(self.contexts.values()), {})
+        return str(self.record.get("question") or first.get("question") or "")
 
     @property
     def answer(self) -> str:
         if "answer" in self.record:
             return str(self.record["answer"])
-        return str(next(iter(self.contexts.values())).get("label", "")) if self.contexts else ""
-
-    @property
-    def solved(self) -> bool | None:
-        rollouts = self.record.get("rollouts")
-        if not isinstance(rollouts, list) or not rollouts:
-            return None
-        return any(isinstance(r, dict) and r.get("correct") is True for r in rollouts)
-
-
-@dataclass
-class Dataset:
-    questions: dict[str, Question] = field(default_factory=dict)
-    stats: list[dict] = field(default_factory=list)
-    titles: dict[str, str] = field(default_factory=dict)  # page id -> title, from paths and contexts
-
-    def add(self, record: dict, where: str) -> None:
-        """Fold one record in; BadInput (naming `where`) for one ltrl does not write."""
-        kind = kind_of(record)
-        if kind is None:
-            raise BadInput(f"{where}: not a record ltrl writes (expected an 'id' with one of "
-                           f"{', '.join(PIPELINE_KEYS)} or input_messages, or a stats object)")
-        if kind == "stats":
-            self.stats.append(record)
-            return
-        question = self.questions.setdefault(str(record["id"]), Question(str(record["id"])))
-        if kind == "training":
-            docs = record["metadata"]["docs"]
-            if not isinstance(docs, list):
-                raise BadInput(f"{where}: metadata.docs must be a list")
-            question.contexts[str(record["metadata"].get("strategy", "unknown"))] = record
-            self.titles.update({str(d.get("id")): str(d.get("title", "")) for d in docs if isinstance(d, dict)})
-            return
-        _check_pipeline(record, where)
-        question.record.update(record)
-        for hop in record.get("path") or []:
-            if isinstance(hop, dict) and "id" in hop:
-                self.titles[str(hop["id"])] = str(hop.get("title", ""))
-
-    def title(self, page_id: str) -> str:
-        return self.titles.get(str(page_id), "")
+        return str(next(iter(self.contexts.values()), {}).get("label", ""))
 
 
 def kind_of(record: dict) -> str | None:
@@ -89,7 +68,7 @@ def kind_of(record: dict) -> str | None:
     return None
 
 
-def _check_pipeline(record: dict, where: str) -> None:
+def check_pipeline(record: dict, where: str) -> None:
     """The shapes the page relies on; anything else is refused here, not half drawn."""
     expected = {"path": list, "rollouts": list, "tiers": dict}
     for key, kind in expected.items():
@@ -100,11 +79,185 @@ def _check_pipeline(record: dict, where: str) -> None:
             raise BadInput(f"{where}: rollouts[{i}] is not a rollout (an object with a 'steps' list)")
 
 
-def gather(sources: Iterable[tuple[str, Iterable[dict], object]]) -> Dataset:
-    """A Dataset from (name, records, reader Stats) triples; the reader's `line` names the
-    line of a record that is refused."""
-    data = Dataset()
-    for name, records, reader in sources:
-        for record in records:
-            data.add(record, f"{name}: line {reader.line}")
-    return data
+class Store:
+    """The temporary SQLite file the records are cut down into (see the module's doc)."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.executescript(
+            # a scratch file: no journal, no syncs; a fixed 64 MB page cache for the lookups by digest
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+            "CREATE TABLE parts(seq INTEGER PRIMARY KEY, qid TEXT, kind TEXT, body BLOB);"
+            "CREATE TABLE docs(key INTEGER PRIMARY KEY, digest BLOB UNIQUE, page TEXT, body BLOB);"
+            "CREATE TABLE titles(page TEXT PRIMARY KEY, title TEXT);")
+        self.stats: list[dict] = []
+
+    def add(self, record: dict, where: str) -> str:
+        """Fold one record in (its kind is returned); BadInput naming `where` for one that
+        ltrl does not write."""
+        kind = kind_of(record)
+        if kind is None:
+            raise BadInput(f"{where}: not a record ltrl writes (expected an 'id' with one of "
+                           f"{', '.join(PIPELINE_KEYS)} or input_messages, or a stats object)")
+        if kind == "stats":
+            self.stats.append(record)
+        elif kind == "training":
+            self._put(str(record["id"]), "context", self._context(record, where))
+        else:
+            check_pipeline(record, where)
+            self._put(str(record["id"]), "pipeline", compact_pipeline(record))
+            self._titles((h.get("id"), h.get("title")) for h in record.get("path") or [] if isinstance(h, dict))
+        return kind
+
+    def _put(self, qid: str, kind: str, body: dict) -> None:
+        self.db.execute("INSERT INTO parts(qid, kind, body) VALUES (?, ?, ?)",
+                        (qid, kind, zlib.compress(orjson.dumps(body), 1)))
+
+    def _titles(self, pairs: Iterable[tuple]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO titles VALUES (?, ?)",
+                            [(str(page), str(title)) for page, title in pairs if page is not None and title])
+
+    def _context(self, record: dict, where: str) -> dict:
+        """A training record cut down to its documents' metadata, each with the key of
+        its text in the docs table; the prompt itself is not kept."""
+        meta = record["metadata"]
+        docs = meta["docs"]
+        if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+            raise BadInput(f"{where}: metadata.docs must be a list of objects")
+        content = _user_text(record)
+        keys = self._texts([(str(d.get("id", "")), _page_text(content, d)) for d in docs])
+        self._titles((d.get("id"), d.get("title")) for d in docs)
+        rows = [[str(d.get("id", "")), str(d.get("tier", "unknown")), int(d.get("tokens") or 0),
+                 1 if d.get("truncated") else 0, key] for d, key in zip(docs, keys)]
+        return {"strategy": str(meta.get("strategy", "unknown")), "tokens": meta.get("tokens"),
+                "target_tokens": meta.get("target_tokens"), "question": meta.get("question"),
+                "label": record.get("label"), "rubrics": meta.get("rubrics"), "docs": rows}
+
+    def _texts(self, docs: list[tuple[str, str | None]]) -> list[int | None]:
+        """The key of each (page, text) in the docs table, adding the texts not there yet:
+        a page's text is stored once however many contexts hold it."""
+        digests = [hashlib.blake2b(f"{page}\0{text}".encode(), digest_size=16).digest() if text is not None else None
+                   for page, text in docs]
+        known = self._keys([d for d in digests if d is not None])
+        fresh = {d: (page, text) for d, (page, text) in zip(digests, docs) if d is not None and d not in known}
+        self.db.executemany("INSERT INTO docs(digest, page, body) VALUES (?, ?, ?)",
+                            [(d, page, zlib.compress(text.encode(), 1)) for d, (page, text) in fresh.items()])
+        if fresh:
+            known.update(self._keys(list(fresh)))
+        return [known.get(d) if d is not None else None for d in digests]
+
+    def _keys(self, digests: list[bytes]) -> dict[bytes, int]:
+        found: dict[bytes, int] = {}
+        for start in range(0, len(digests), 500):  # SQLite caps the parameters of one statement
+            chunk = digests[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT digest, key FROM docs WHERE digest IN ({marks})", chunk))
+        return found
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(DISTINCT qid) FROM parts").fetchone()[0]
+
+    def questions(self) -> Iterator[Question]:
+        """Each question, merged, in id order; one at a time in memory."""
+        current: Question | None = None
+        for qid, kind, body in self.db.execute("SELECT qid, kind, body FROM parts ORDER BY qid, seq"):
+            if current is None or current.id != qid:
+                if current is not None:
+                    yield current
+                current = Question(qid)
+            part = orjson.loads(zlib.decompress(body))
+            if kind == "context":
+                current.contexts[part["strategy"]] = part
+            else:
+                current.record.update(part)
+        if current is not None:
+            yield current
+
+    def titles(self, pages: Iterable[str]) -> dict[str, str]:
+        pages = list(dict.fromkeys(pages))
+        found: dict[str, str] = {}
+        for start in range(0, len(pages), 500):
+            chunk = pages[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT page, title FROM titles WHERE page IN ({marks})", chunk))
+        return found
+
+    def doc_shards(self) -> Iterator[tuple[int, dict[int, str]]]:
+        """(shard number, {key: text}) over every stored text; a text's shard is
+        key // DOCS_PER_SHARD, which is how the page finds it."""
+        shard, texts = None, {}
+        for key, body in self.db.execute("SELECT key, body FROM docs ORDER BY key"):
+            if shard is not None and key // DOCS_PER_SHARD != shard:
+                yield shard, texts
+                texts = {}
+            shard = key // DOCS_PER_SHARD
+            texts[key] = zlib.decompress(body).decode()
+        if texts:
+            yield shard, texts
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _user_text(record: dict) -> str:
+    messages = record.get("input_messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+        return str(messages[0].get("content") or "")
+    return ""
+
+
+def _page_text(content: str, doc: dict) -> str | None:
+    """A document's text as the prompt holds it, without its header line when that line
+    names the title ("Document 12: Title"): the header's number is the document's place
+    in this prompt, and without it one page's text is stored once for every prompt."""
+    span = doc.get("span")
+    if not (isinstance(span, list) and len(span) == 2 and all(isinstance(x, int) for x in span)):
+        return None
+    block = content[span[0]:span[1]]
+    first, _, rest = block.partition("\n")
+    title = str(doc.get("title") or "")
+    return rest if title and title in first and rest else block
+
+
+def compact_pipeline(record: dict) -> dict:
+    """A pipeline record with what the page shows: the anchor paragraphs cut around the
+    anchor, a step's thinking cut, everything else as it is (it is small)."""
+    out = {k: v for k, v in record.items() if k not in ("path", "rollouts")}
+    if isinstance(record.get("path"), list):
+        out["path"] = [_hop(h) for h in record["path"]]
+    if isinstance(record.get("rollouts"), list):
+        out["rollouts"] = [_rollout(r) for r in record["rollouts"]]
+    return out
+
+
+def _hop(hop: object) -> dict:
+    if not isinstance(hop, dict):
+        return {}
+    anchor = hop.get("anchor") if isinstance(hop.get("anchor"), dict) else None
+    out = {"id": str(hop.get("id", "")), "title": str(hop.get("title", ""))}
+    if anchor:
+        out["anchor"] = _around(str(anchor.get("paragraph") or ""), str(anchor.get("text") or ""))
+    return out
+
+
+def _around(paragraph: str, anchor: str) -> list[str]:
+    """[before, anchor, after] with ANCHOR_CONTEXT characters either side of the anchor
+    ("…" where cut); [paragraph start, "", ""] when the anchor is not in it."""
+    start = paragraph.find(anchor) if anchor else -1
+    if start < 0:
+        return [paragraph[:300] + ("…" if len(paragraph) > 300 else ""), "", ""]
+    lo, hi = max(0, start - ANCHOR_CONTEXT), min(len(paragraph), start + len(anchor) + ANCHOR_CONTEXT)
+    return [("…" if lo else "") + paragraph[lo:start], anchor,
+            paragraph[start + len(anchor):hi] + ("…" if hi < len(paragraph) else "")]
+
+
+def _rollout(rollout: dict) -> dict:
+    steps = []
+    for step in rollout.get("steps") or []:
+        if not isinstance(step, dict):
+            continue
+        step = dict(step)
+        if isinstance(step.get("reasoning"), str) and len(step["reasoning"]) > REASONING_CHARS:
+            step["reasoning"] = step["reasoning"][:REASONING_CHARS] + "…"
+        steps.append(step)
+    return {**rollout, "steps": steps}

@@ -1,54 +1,116 @@
-"""The report's HTML: a list of questions on the left, one question (or the dataset) on the
-right. Every section is written into the page; CSS shows the one the address names
-(`#q-ID`), so the page works without script and the browser only lays out what is shown.
-A few lines of script filter the list as one types."""
+"""The report's HTML: the page around the data, and the dataset view.
+
+The page is a shell: the list on the left is drawn by the script from the rows (only the
+rows in sight are in the document, so 20,000 questions cost what 40 do), a question's
+detail is drawn when it is opened, from its shard. The dataset view is written here, as
+inline SVG, from counts gathered while the questions were written.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from html import escape
 
+import orjson
+
 from ltrl_cli.report import assets, charts
-from ltrl_cli.report.data import Dataset, Question
+from ltrl_cli.report.question import Figures
+from ltrl_cli.report.sections import Section
 
-MAX_HITS = 10  # search results listed per step
+MAX_BARS = 24  # a histogram with more distinct values is binned down to this many bars
 
 
-def render(data: Dataset, stats: dict | None, title: str) -> str:
-    questions = sorted(data.questions.values(), key=lambda q: q.id)
-    body = [_overview(data, stats)] + [_question(q, data) for q in questions]
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+def shell(title: str, meta: dict, overview_html: str, *, list_script: str) -> tuple[str, str]:
+    """(head, tail) of the page; the list's rows go between them (`list_script` opens them).
+    The list is drawn as soon as its rows are in: a single file's shards, after the rows,
+    are still being parsed then."""
+    config = orjson.dumps(meta).decode().replace("</", "<\\/")
+    head = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>{escape(title)}</title><style>{assets.CSS}</style></head><body>"
-            f'<nav id="side"><h1><a href="#overview">{escape(title)}</a></h1>'
-            f'<input id="find" type="search" placeholder="Find by id or word" aria-label="Find a question">'
-            f'<p id="count">{len(questions)} questions</p><ol id="list">{"".join(_item(q, data) for q in questions)}</ol>'
-            f'</nav><main>{"".join(body)}</main><script>{assets.JS}</script></body></html>')
+            f"<title>{escape(title)}</title><style>{assets.css()}</style></head><body>"
+            f'<nav id="side"><h1><a href="#">{escape(title)}</a></h1>{assets.CONTROLS}'
+            f'<div id="list" tabindex="0" role="listbox" aria-label="Questions"><div id="spacer"></div></div></nav>'
+            f'<main id="main"><section id="overview">{overview_html}</section><section id="detail" hidden></section>'
+            f"</main>{assets.DOC_PANE}<script>{assets.js()}\nLTRL.meta={config};</script>{list_script}")
+    return head, "</body></html>"
 
 
-def _item(q: Question, data: Dataset) -> str:
-    words = " ".join([q.id, q.text, q.answer] + [str(h.get("title", "")) for h in q.record.get("path") or []
-                                                 if isinstance(h, dict)])
-    mark = {True: '<span class="ok">✓</span>', False: '<span class="no">✗</span>', None: ""}[q.solved]
-    return (f'<li data-text="{escape(words.lower())}"><a href="#q-{escape(q.id)}">{mark}<b>{escape(q.id)}</b> '
-            f"{escape(_short(q.text, 90))}</a></li>")
+def overview(figures: Figures, stats: dict | None, sections: list[Section]) -> str:
+    c = figures.counts
+    verdicts = c["verdict"]
+    tried = sum(c["k"].values())
+    solved = tried - c["k"].get(0, 0)
+    rollouts = sum(verdicts.values())
+    parts = [f"<h2>Dataset</h2><p>{figures.questions:,} questions; {solved:,} of {tried:,} with rollouts solved by "
+             f"at least one; rollout accuracy {verdicts.get('correct', 0):,} of {rollouts:,} "
+             f"({_pct(verdicts.get('correct', 0) / rollouts if rollouts else None)}); "
+             f"{sum(sum(x.values()) for x in figures.context_tokens.values()):,} contexts.</p>", _why(c["why"])]
+    grid = [
+        charts.histogram("Hops per question", [(str(h), n, f"hops={h}") for h, n in sorted(c["hops"].items())]),
+        charts.histogram("Correct rollouts per question (k of K)",
+                         [(str(k), n, f"k={k}") for k, n in sorted(c["k"].items())]),
+        charts.histogram("Turns per rollout", _binned(c["turns"])),
+        charts.histogram("Pages opened per rollout", _binned(c["opened"])),
+        charts.histogram("Failed rollouts: chain pages opened", [(str(k), n, None) for k, n in sorted(c["reached"].items())],
+                         note="0 = never reached the chain"),
+        charts.histogram("Rollouts by how they stopped", [(s, n, None) for s, n in c["stop"].most_common()]),
+    ]
+    parts.append('<div class="charts">' + "".join(g for g in grid if g) + "</div>")
+    parts.append(_contexts(figures, stats))
+    for section in sections:
+        parts.append(f'<h3 class="extra">{escape(section.title)}</h3>{section.html()}')
+    return "".join(parts) + _legend()
 
 
-def _overview(data: Dataset, stats: dict | None) -> str:
-    questions = list(data.questions.values())
-    solved = sum(q.solved is True for q in questions)
-    tried = sum(q.solved is not None for q in questions)
-    contexts = sum(len(q.contexts) for q in questions)
-    parts = [f'<section id="overview" class="view"><h2>Dataset</h2><p>{len(questions)} questions; '
-             f"{solved} of {tried} with rollouts solved by at least one rollout; {contexts} contexts.</p>"]
-    if stats:
-        by_strategy = stats.get("by_strategy") or {"all": stats}
-        parts.append("<h3>What the contexts are made of</h3>" + charts.token_share_bars(by_strategy))
-        parts.append("<h3>How confusable the documents are</h3>" + charts.mention_bars(by_strategy))
+def _why(why: Counter) -> str:
+    rows = [(reason, n) for reason, n in why.most_common() if reason != "has tiers"]
+    if not rows:
+        return ""
+    links = {"no tiers: none": "solved=0", "no rollouts": "solved=-1"}
+    items = []
+    for reason, n in rows:
+        link = next((q for start, q in links.items() if reason.startswith(start)), None)
+        text = escape(reason)
+        items.append(f"<li>{n:,}: " + (f'<a href="#find/{link}">{text}</a>' if link else text) + "</li>")
+    return f'<p class="meta">Questions without tiers, and why:</p><ul class="why">{"".join(items)}</ul>'
+
+
+def _contexts(figures: Figures, stats: dict | None) -> str:
+    if not stats and not figures.depth:
+        return ""
+    parts = ["<h3>What the contexts are made of</h3>"]
+    by_strategy = (stats or {}).get("by_strategy") or ({"all": stats} if stats and "tiers" in stats else {})
+    if by_strategy:
+        parts.append('<p class="meta">Share of the context tokens per tier:' + _swatches() + "</p>")
+        parts.append(charts.token_share_bars(by_strategy))
+    if figures.depth:
+        parts.append('<p class="meta">Where the gold documents start in the prompt, by tenths of it '
+                     "(darker: more of them; a model reads the question at the end):</p>")
+        parts.append(charts.depth_bars({s: dict(c) for s, c in figures.depth.items()}))
+    parts.append('<div class="charts">' + "".join(
+        charts.histogram(f"Context tokens: {s}", [(f"{8 * k}K", n, None) for k, n in sorted(c.items())])
+        for s, c in figures.context_tokens.items()) + "</div>")
+    if by_strategy:
+        mentions = charts.mention_bars(by_strategy)
+        parts.append("<h3>How confusable the documents are</h3>" + (mentions or (
+            '<p class="meta">Mention rates need every document read: give <code>ltrl stats</code> output '
+            "(stats.json) with the inputs to see them.</p>")))
         parts.append(_stats_table(by_strategy))
-        if stats.get("comparison"):
-            parts.append(_comparison(stats["comparison"]))
-    parts.append(_legend() + "</section>")
+    if stats and stats.get("comparison"):
+        parts.append(_comparison(stats["comparison"]))
     return "".join(parts)
+
+
+def _binned(counts: Counter) -> list[tuple[str, int, str | None]]:
+    if not counts:
+        return []
+    top = max(counts)
+    width = max(1, -(-(top + 1) // MAX_BARS))
+    bins: Counter = Counter()
+    for value, n in counts.items():
+        bins[value // width] += n
+    return [(str(b * width) if width == 1 else f"{b * width}-{b * width + width - 1}", bins.get(b, 0), None)
+            for b in range(top // width + 1)]
 
 
 def _stats_table(by_strategy: dict[str, dict]) -> str:
@@ -71,116 +133,12 @@ def _comparison(c: dict) -> str:
             f"{_pct(c['baseline_mention_rate_macro'])}).</p>")
 
 
-def _question(q: Question, data: Dataset) -> str:
-    r = q.record
-    head = (f'<section id="q-{escape(q.id)}" class="view"><h2>{escape(q.id)}</h2>'
-            f'<p class="question">{escape(q.text)}</p><p><b>Answer:</b> {escape(q.answer)}</p>')
-    parts = [head, _synth(r.get("synth")), _chain(r.get("path"), r.get("gold_entities"))]
-    if r.get("rollouts"):
-        parts.append(f"<h3>Rollouts ({len(r['rollouts'])})</h3>")
-        parts += [_rollout(i, rollout, data) for i, rollout in enumerate(r["rollouts"], start=1)]
-    if isinstance(r.get("tiers"), dict):
-        parts.append(_tiers(r["tiers"], data))
-    for strategy, record in q.contexts.items():
-        parts.append(_context(strategy, record))
-    return "".join(parts) + "</section>"
-
-
-def _synth(info: dict | None) -> str:
-    if not isinstance(info, dict):
-        return ""
-    checks = info.get("checks") or {}
-    shown = ", ".join(f"{escape(name)} {'passed' if c.get('passed') else 'FAILED'}" for name, c in checks.items()
-                      if isinstance(c, dict))
-    verdict = "accepted" if info.get("accepted") else f"rejected ({escape(str(info.get('reason')))})"
-    return f'<p class="meta">Written by {escape(str(info.get("model", "")))}: {verdict}. Checks: {shown or "none"}.</p>'
-
-
-def _chain(path: list | None, gold: list | None) -> str:
-    if not path:
-        return ""
-    items = []
-    for number, hop in enumerate(path, start=1):
-        hop = hop if isinstance(hop, dict) else {}
-        anchor = hop.get("anchor") or {}
-        evidence = _highlight(str(anchor.get("paragraph", "")), str(anchor.get("text", ""))) if anchor else ""
-        via = f'<div class="evidence">linked from E{number - 1} by “{evidence}”</div>' if evidence else ""
-        items.append(f"<li><b>E{number}</b> {escape(str(hop.get('title', '')))} "
-                     f'<span class="id">[{escape(str(hop.get("id", "")))}]</span>{via}</li>')
-    rubric = f'<p class="meta">Rubric (gold entities): {escape(", ".join(map(str, gold)))}</p>' if gold else ""
-    return f'<h3>Chain ({len(path)} pages)</h3><ol class="chain">{"".join(items)}</ol>{rubric}'
-
-
-def _rollout(number: int, rollout: dict, data: Dataset) -> str:
-    verdict = {True: '<span class="ok">correct</span>', False: '<span class="no">wrong</span>'}.get(
-        rollout.get("correct"), '<span class="meta">not judged</span>')
-    summary = (f"Rollout {number}: {verdict}, answer “{escape(str(rollout.get('answer')))}”; "
-               f"{rollout.get('turns', '?')} turns, {len(rollout.get('seen') or [])} seen, "
-               f"{len(rollout.get('opened') or [])} opened, {len(rollout.get('cited') or [])} cited; "
-               f"stop: {escape(str(rollout.get('stop')))}")
-    rows = "".join(_step(step, data) for step in rollout.get("steps") or [] if isinstance(step, dict))
-    return (f"<details><summary>{summary}</summary><table class=\"steps\"><thead><tr><th>turn</th><th>action</th>"
-            f"<th>argument</th><th>result</th></tr></thead><tbody>{rows}</tbody></table></details>")
-
-
-def _step(step: dict, data: Dataset) -> str:
-    action, args = str(step.get("action", "")), step.get("arguments") or {}
-    args = args if isinstance(args, dict) else {"": args}
-    argument = args.get("query") or args.get("id") or args.get("ids") or args.get("text") or ""
-    ids = [str(i) for i in step.get("result_ids") or []]
-    if action == "search":
-        result = ", ".join(_page(i, data) for i in ids[:MAX_HITS]) + (" …" if len(ids) > MAX_HITS else "")
-        result = result or "no results"
-    else:
-        result = ", ".join(_page(i, data) for i in ids)
-    if step.get("error"):
-        result = f'<span class="no">error: {escape(str(step["error"]))}</span>'
-    return (f'<tr class="{escape(action)}"><td>{escape(str(step.get("turn", "")))}</td><td>{escape(action)}</td>'
-            f"<td>{escape(str(argument))}</td><td>{result}</td></tr>")
-
-
-def _tiers(tiers: dict, data: Dataset) -> str:
-    parts = [f"<h3>Tiers{'' if tiers.get('solved', True) else ' (from unsolved rollouts)'}</h3><dl class=tiers>"]
-    for tier in ("gold", "tier1", "tier2"):
-        ids = [str(i) for i in tiers.get(tier) or []]
-        parts.append(f"<dt>{_swatch(tier)}{tier} ({len(ids)})</dt><dd>{', '.join(_page(i, data) for i in ids)}</dd>")
-    return "".join(parts) + "</dl>"
-
-
-def _context(strategy: str, record: dict) -> str:
-    meta = record.get("metadata") or {}
-    docs = [d for d in meta.get("docs") or [] if isinstance(d, dict)]
-    total = sum(int(d.get("tokens") or 0) for d in docs) or 1
-    by_tier: dict[str, int] = {}
-    blocks = []
-    for number, doc in enumerate(docs, start=1):
-        tier, tokens = str(doc.get("tier", "unknown")), int(doc.get("tokens") or 0)
-        by_tier[tier] = by_tier.get(tier, 0) + tokens
-        label = (f"Document {number}: {doc.get('title', '')} [{doc.get('id', '')}] — {tier}, {tokens:,} tokens"
-                 + (", cut" if doc.get("truncated") else ""))
-        blocks.append(f'<span class="doc t-{escape(tier)}" style="flex-grow:{tokens}" title="{escape(label)}"></span>')
-    shares = " · ".join(f"{_swatch(t)}{escape(t)} {n:,} tokens ({100 * n / total:.1f}%)" for t, n in by_tier.items())
-    return (f"<h3>Context: {escape(strategy)}, {meta.get('tokens', 0):,} tokens, {len(docs)} documents</h3>"
-            f'<div class="strip">{"".join(blocks)}</div><p class="meta">{shares}</p>')
-
-
-def _page(page_id: str, data: Dataset) -> str:
-    title = data.title(page_id)
-    return f"{escape(title)} <span class=id>[{escape(page_id)}]</span>" if title else \
-        f"<span class=id>[{escape(page_id)}]</span>"
-
-
-def _highlight(paragraph: str, anchor: str) -> str:
-    start = paragraph.find(anchor) if anchor else -1
-    if start < 0:
-        return escape(_short(paragraph, 300))
-    lo, hi = max(0, start - 150), min(len(paragraph), start + len(anchor) + 150)
-    return (("…" if lo else "") + escape(paragraph[lo:start]) + f"<mark>{escape(anchor)}</mark>"
-            + escape(paragraph[start + len(anchor):hi]) + ("…" if hi < len(paragraph) else ""))
-
-
 def _legend() -> str:
-    return '<p class="meta">Colours: ' + " ".join(f"{_swatch(t)}{t}" for t in charts.TIER_COLOURS) + "</p>"
+    return '<p class="meta">Tier colours:' + _swatches() + "</p>"
+
+
+def _swatches() -> str:
+    return " ".join(f"{_swatch(t)}{t}" for t in charts.TIER_COLOURS)
 
 
 def _swatch(tier: str) -> str:
@@ -189,7 +147,3 @@ def _swatch(tier: str) -> str:
 
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
-
-
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
