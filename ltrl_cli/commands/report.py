@@ -50,7 +50,6 @@ def report_command(
       ltrl report traj.jsonl tiered.jsonl train.jsonl -o report
       ltrl search-agent --index idx --backend lexical < q.jsonl | ltrl report - -o traj.html
     """
-    import sys
     import tempfile
 
     from ltrl_cli.io import open_input, read_records, stdin_stream
