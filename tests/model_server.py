@@ -42,7 +42,8 @@ the same requests and gets the same answers. The misbehaviours (`Faults`):
 Counters (`stats`): requests, answered (200 sent whole), repeats (requests whose identical
 body had been answered before: a resumed run must send none), by role, by fault, rejected
 (4xx). `hold_after(n)` makes it stop answering once n requests were answered (held ones
-wait until `release()`), so a test can kill a client at a known point. Every reply reports
+wait until `release()`; `hold_after(n, "agent")` counts one role's), so a test can kill a
+client at a known point. Every reply reports
 `usage` (prompt and completion tokens, estimated at 4 characters a token).
 """
 
@@ -118,15 +119,23 @@ class ModelServer(FakeOpenAI):
         self._seen: Counter[str] = Counter()  # times each body arrived
         self._answered: set[str] = set()
         self._count_lock = threading.Lock()
-        self._hold_after: int | None = None
+        self._hold_after: tuple[int, str | None] | None = None
         self._released = threading.Event()
 
     # ---- control, for tests
 
-    def hold_after(self, answered: int) -> None:
-        """Stop answering once `answered` requests were answered; later ones wait for release()."""
+    def hold_after(self, answered: int, role: str | None = None) -> None:
+        """Stop answering (requests of `role`, or all) once `answered` of them were answered;
+        later ones wait for release(), then their connections are dropped unanswered.
+        `stats["held"]` counts the requests held."""
         self._released.clear()
-        self._hold_after = answered
+        self._hold_after = (answered, role)
+
+    @property
+    def answered_bodies(self) -> int:
+        """Distinct request bodies answered (a client's cache holds at least as many entries)."""
+        with self._count_lock:
+            return len(self._answered)
 
     def release(self) -> None:
         self._hold_after = None
@@ -147,6 +156,7 @@ class ModelServer(FakeOpenAI):
             return
         with self._count_lock:
             self.stats["answered"] += 1
+            self.stats[f"answered {role_of(body)}"] += 1
             self._answered.add(body_key(body))
 
     # ---- one request
@@ -159,21 +169,29 @@ class ModelServer(FakeOpenAI):
             sight = self._seen[key]
             if key in self._answered:
                 self.stats["repeats"] += 1
-        self._wait_if_held()
+        role = role_of(body)
+        if self._held(role):
+            return Reply(drop=True)
         refused = self._refuse(body)
         if refused is not None:
             return refused
         transport = self._transport_fault(key, sight)
         if transport is not None:
             return transport
-        role = role_of(body)
         self._count(f"role {role}")
         return getattr(self, f"_{role}")(body, key)
 
-    def _wait_if_held(self) -> None:
-        while self._hold_after is not None and self.stats["answered"] >= self._hold_after:
-            self._count("held")
-            self._released.wait()
+    def _held(self, role: str) -> bool:
+        """Wait while held; True when this request was held (it is then dropped, never
+        answered: its client is gone by the time of release, in the tests that hold)."""
+        hold = self._hold_after
+        if hold is None or hold[1] not in (None, role):
+            return False
+        if self.stats["answered" if hold[1] is None else f"answered {role}"] < hold[0]:
+            return False
+        self._count("held")
+        self._released.wait()
+        return True
 
     def _count(self, name: str) -> None:
         with self._count_lock:
@@ -244,8 +262,10 @@ class ModelServer(FakeOpenAI):
         prompt = next(m["content"] for m in body["messages"] if m["role"] == "user")
         chain, final_text = parse_writer_prompt(prompt)
         question, answer = write_question(chain, final_text)
-        with self._count_lock:
-            self.questions.setdefault(question, Question(answer, chain))
+        with self._count_lock:  # two chains, one question: the same one wins whatever the order
+            known = self.questions.get(question)
+            if known is None or (answer, chain) < (known.answer, known.chain):
+                self.questions[question] = Question(answer, chain)
         content = json.dumps({"question": question, "answer": answer, "gold_entities": chain[:-1]})
         if _unit(self.seed, key, "fence") < 0.3:  # models wrap JSON in a code fence now and then
             content = f"Here is the question.\n```json\n{content}\n```"
