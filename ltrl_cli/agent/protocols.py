@@ -102,6 +102,9 @@ class ToolCallProtocol:
                  "function": {"name": call.get("name", ""), "arguments": _arguments_text(call)}}
                 for a, call in zip(actions, calls)
             ]
+        elif response.truncated:  # cut at max_tokens while thinking: say so, or the model repeats it
+            actions = [Action("none", error="the reply was cut off at max_tokens before any tool call; think less "
+                                            "and call one of search, open, cite, answer")]
         else:
             actions = [Action("none", error="no tool call: call one of search, open, cite, answer")]
         return Turn(message, actions, response.reasoning)

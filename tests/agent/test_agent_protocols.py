@@ -106,6 +106,8 @@ def test_bad_tool_arguments_and_missing_calls_are_error_actions():
     assert listy.error and "JSON object" in listy.error
     turn = protocol.read(ChatResponse(content="It is Paris."), 1)
     assert turn.actions[0].error and "no tool call" in turn.actions[0].error and "tool_calls" not in turn.message
+    cut = protocol.read(ChatResponse(content="", reasoning="Let me think about", finish_reason="length"), 1)
+    assert "cut off at max_tokens" in cut.actions[0].error
 
 
 def test_tool_calls_left_in_the_text_are_recovered():
