@@ -105,8 +105,11 @@ def test_a_character_device_at_the_output_stays_one(char_device):
     assert list(char_device.parent.iterdir()) == [char_device]
 
 
-def test_a_directory_at_the_output_is_an_error_naming_it(tmp_path):
+def test_a_directory_with_a_readme_of_its_own_is_refused(tmp_path):
+    # An existing folder is a dataset folder now (tests/test_export_card.py); `-o .` in a
+    # repository must not overwrite the repository's README.
+    (tmp_path / "README.md").write_text("# my project\n")
     result = run_ltrl("export", "--format", "slime", "-o", str(tmp_path), input=to_jsonl(RECORDS))
     assert result.returncode == 2
-    assert f"ltrl export: {tmp_path} is a directory" in result.stderr.decode()
-    assert list(tmp_path.iterdir()) == []
+    assert "holds a README.md that ltrl export did not write" in result.stderr.decode()
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]

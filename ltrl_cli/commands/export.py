@@ -16,8 +16,18 @@ def export_command(
     output: Annotated[
         str,
         typer.Option("--output", "-o", help="Output file; `-` is stdout (JSONL only). trl writes parquet when "
-                     "the name ends in .parquet, JSONL otherwise."),
+                     "the name ends in .parquet, JSONL otherwise. A folder (DIR/ or an existing folder): a Hugging "
+                     "Face dataset folder, the data under data/ and its card as README.md."),
     ] = "-",
+    corpus: Annotated[
+        Optional[str],
+        typer.Option("--corpus", metavar="NAME", help="Dataset folder: the source corpus, as the card names it "
+                     "(e.g. 'KILT Wikipedia, 2019-08-01 dump')."),
+    ] = None,
+    name: Annotated[
+        Optional[str],
+        typer.Option("--name", metavar="TITLE", help="Dataset folder: the card's title [default: the folder's name]."),
+    ] = None,
     source_config: Annotated[
         Optional[str],
         typer.Option("--source-config", help="slime: also write the source config JSON (--source-config-path) here."),
@@ -45,19 +55,25 @@ def export_command(
     ability, reward_model.ground_truth, extra_info (rubrics included), scored by
     `ltrl_cli.grpo.verl` (docs/grpo.md); trl: a `prompt` column plus the reward
     columns `label` and `rubrics` (parquet or JSONL; `datasets.load_dataset` reads both).
+    With -o DIR/ the output is a dataset folder that `datasets.load_dataset("DIR")` loads:
+    the data in data/ and a dataset card (README.md: the YAML header the hub reads, with
+    features, split and size; the corpus, the method's settings and the `ltrl stats`
+    figures).
 
     \b
     Example:
       ltrl export --format verl -o train.parquet < train.jsonl
       ltrl export --format trl -o train-trl.parquet < train.jsonl
+      ltrl export --format trl -o train-trl/ --corpus "demo corpus" < train.jsonl
       ltrl export --format slime -o slime.jsonl --source-config source.json \\
         --reward-url http://rm-host:8080 < train.jsonl
     """
     from ltrl_cli.errors import UsageError
-    from ltrl_cli.io import records_out, stdin_records
+    from ltrl_cli.io import stdin_records
     from ltrl_cli.records import READS
     from ltrl_cli.stages import export as E
-    from ltrl_cli.stages.export import FORMATS, rows, write_jsonl, write_parquet, writes_parquet
+    from ltrl_cli.stages.card import is_folder
+    from ltrl_cli.stages.export import FORMATS
 
     with command("export", quiet=quiet, verbose=verbose) as run:
         if fmt not in FORMATS:
@@ -71,20 +87,60 @@ def export_command(
         schema = READS["export"].adjusted(rules=(E.has_question,) if fmt == "slime" else ())
         records = stdin_records(skip_bad=skip_bad, stats=run, schema=schema)
         seen = E.SourcesSeen()
-        produced = seen(rows(records, fmt)) if source_config else rows(records, fmt)
-        if writes_parquet(fmt, output):
-            if output == "-":
-                raise UsageError(f"--format {fmt} writes parquet: give a file with -o FILE.parquet")
-            run.update("out", write_parquet(produced, Path(output), fmt))
-        elif output == "-":
-            with records_out() as out:
-                run.update("out", write_jsonl(produced, out))
+        if is_folder(output):
+            run.update("out", _export_folder(records, fmt, Path(output), seen if source_config else None,
+                                             corpus=corpus, name=name))
         else:
-            run.update("out", _write_jsonl_file(produced, Path(output)))
+            _export_file(run, records, fmt, output, seen if source_config else None)
         if source_config:
             if not seen.sources:
                 raise UsageError("no records: the source config would name no source; nothing written")
             E.write_source_config(Path(source_config), E.slime_source_config(seen.sources, reward_url, processor))
+
+
+def _export_file(run, records, fmt: str, output: str, seen) -> None:
+    """The data alone, to a file or stdout (the layout -o FILE has always had)."""
+    from ltrl_cli.errors import UsageError
+    from ltrl_cli.io import records_out
+    from ltrl_cli.stages.export import rows, write_jsonl, write_parquet, writes_parquet
+
+    produced = seen(rows(records, fmt)) if seen else rows(records, fmt)
+    if writes_parquet(fmt, output):
+        if output == "-":
+            raise UsageError(f"--format {fmt} writes parquet: give a file with -o FILE.parquet")
+        run.update("out", write_parquet(produced, Path(output), fmt))
+    elif output == "-":
+        with records_out() as out:
+            run.update("out", write_jsonl(produced, out))
+    else:
+        run.update("out", _write_jsonl_file(produced, Path(output)))
+
+
+def _export_folder(records, fmt: str, folder: Path, seen, *, corpus: str | None, name: str | None) -> int:
+    """A dataset folder: the data under data/, then its card; returns the row count."""
+    from ltrl_cli import __version__
+    from ltrl_cli.eval.results import command_line
+    from ltrl_cli.io import replacing
+    from ltrl_cli.stages import card as C
+    from ltrl_cli.stages.export import rows, schema, write_parquet
+    from ltrl_cli.stages.stats import Collector
+
+    C.check_folder(folder)
+    observed = C.Observed(Collector())
+    produced = rows(observed.watch(records), fmt)
+    path = folder / C.data_file(fmt)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    produced = seen(produced) if seen else produced
+    count = _write_jsonl_file(produced, path) if fmt == "slime" else write_parquet(produced, path, fmt)
+    for stale in path.parent.glob("train-*"):  # an earlier export in another format would load as well
+        if stale != path and not stale.name.startswith("."):
+            stale.unlink()
+    text = C.card(name=name or folder.resolve().name, fmt=fmt, rows=count, path=path, corpus=corpus,
+                  observed=observed, command=command_line(), version=__version__,
+                  arrow_schema=None if fmt == "slime" else schema(fmt))
+    with replacing(folder / C.CARD) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return count
 
 
 def _write_jsonl_file(rows, path: Path) -> int:

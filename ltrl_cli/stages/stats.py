@@ -136,21 +136,35 @@ def compute_stats(records: Iterable[dict]) -> dict:
     and `context_tokens` (every context length, for the histogram; dropped from the JSON
     output by the command).
     """
-    overall, per_strategy = Stats(), defaultdict(Stats)
+    collected = Collector()
     for record in records:
+        collected.add(record)
+    return collected.result()
+
+
+class Collector:
+    """`compute_stats` one record at a time, for a stage that streams the records elsewhere
+    (`ltrl export` writes them and puts the figures in the dataset card)."""
+
+    def __init__(self) -> None:
+        self.overall, self.per_strategy = Stats(), defaultdict(Stats)
+
+    def add(self, record: dict) -> None:
         meta = record.get("metadata") or {}
         entities = normalized_entities(meta.get("rubrics") or [])
         judged = judge(record, entities)
-        overall.add(record, entities, judged)
-        per_strategy[str(meta.get("strategy", "unknown"))].add(record, entities, judged)
-    result = overall.result()
-    names = sorted(per_strategy, key=lambda n: (STRATEGIES.index(n) if n in STRATEGIES else 99, n))
-    result["by_strategy"] = {name: per_strategy[name].result() for name in names}
-    comparison = compare(result["by_strategy"])
-    if comparison is not None:
-        result["comparison"] = comparison
-    result["context_tokens"] = {name: per_strategy[name].lengths for name in names}
-    return result
+        self.overall.add(record, entities, judged)
+        self.per_strategy[str(meta.get("strategy", "unknown"))].add(record, entities, judged)
+
+    def result(self) -> dict:
+        result = self.overall.result()
+        names = sorted(self.per_strategy, key=lambda n: (STRATEGIES.index(n) if n in STRATEGIES else 99, n))
+        result["by_strategy"] = {name: self.per_strategy[name].result() for name in names}
+        comparison = compare(result["by_strategy"])
+        if comparison is not None:
+            result["comparison"] = comparison
+        result["context_tokens"] = {name: self.per_strategy[name].lengths for name in names}
+        return result
 
 
 def compare(by_strategy: dict[str, dict], baseline: str = "random") -> dict | None:
