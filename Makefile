@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q pip==$(PIP_VERSION)
 	$(PY) -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	$(PY) -m ltrl_cli.manpages install  # an editable install leaves out the man pages: `man ltrl-walk`
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +44,7 @@ bench: $(STAMP)
 
 man: $(STAMP)
 	$(PY) -m ltrl_cli.manpages man
+	$(PY) -m ltrl_cli.manpages install
 
 clean:
 	rm -rf $(VENV) work

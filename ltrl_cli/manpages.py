@@ -4,6 +4,12 @@ the commands' help, and docs/records.md from the record layouts (ltrl_cli.record
 click-man cannot see typer's vendored click, so this walks `typer.main.get_command(app)`.
 Run `python -m ltrl_cli.manpages man` after changing a command or a layout; a test fails
 when the committed pages differ from what this writes.
+
+`python -m ltrl_cli.manpages install [PREFIX]` links the pages into PREFIX/share/man/man1
+(default: the running environment's prefix), where `man` looks when PREFIX/bin is on PATH.
+A wheel install puts them there itself (pyproject's data-files); an editable install
+(`make install`, `pip install -e`) does not, so the Makefile runs this after it. Links,
+not copies: the pages stay those of the checkout, as the code does.
 """
 
 from __future__ import annotations
@@ -89,7 +95,41 @@ def generate() -> dict[str, str]:
     return pages
 
 
+MAN_SECTION = Path("share") / "man" / "man1"  # pyproject's data-files put the pages here too
+
+
+def install(prefix: Path, source: Path) -> int:
+    """Link every ltrl*.1 page of `source` into `prefix`/share/man/man1; returns how many.
+
+    Links left dangling by a page that no longer exists are removed."""
+    target = prefix / MAN_SECTION
+    target.mkdir(parents=True, exist_ok=True)
+    for old in target.glob("ltrl*.1"):
+        if old.is_symlink() and not old.exists():
+            old.unlink()
+    pages = sorted(source.glob("ltrl*.1"))
+    for page in pages:
+        link = target / page.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(page.resolve())
+    return len(pages)
+
+
+def _install(argv: list[str]) -> int:
+    prefix = Path(argv[0]) if argv else Path(sys.prefix)
+    source = Path(__file__).resolve().parent.parent / "man"
+    if not source.is_dir():  # installed from a wheel: the pages came with it
+        print(f"no man/ beside ltrl_cli (a wheel install puts the pages in {prefix / MAN_SECTION})", file=sys.stderr)
+        return 0
+    count = install(prefix, source)
+    print(f"linked {count} man pages into {prefix / MAN_SECTION}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["install"]:
+        return _install(argv[1:])
     out = Path(argv[0] if argv else "man")
     out.mkdir(parents=True, exist_ok=True)
     pages = generate()

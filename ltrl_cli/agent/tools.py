@@ -161,6 +161,11 @@ def paginate(paragraphs: list[str], page_words: int) -> list[str]:
     return pages or [""]
 
 
+def snippet(hit: Hit, chars: int) -> str:
+    """A hit's snippet as the agent is shown it: white space collapsed, clipped to `chars`."""
+    return clip(" ".join(hit.snippet.split()), chars)
+
+
 def parse_ids(value: Any) -> list[str]:
     """Ids from a list or a comma/space separated string; quotes and brackets are dropped.
 
@@ -208,8 +213,7 @@ class AgentTools:
             return Observation(f'search "{query}": no results. Try other words.', [])
         lines = [f'search "{query}": {len(hits)} results']
         for hit in hits:
-            snippet = clip(" ".join(hit.snippet.split()), self.config.snippet_chars)
-            lines.append(f"[id: {hit.id}] {hit.title}\n  {snippet}")
+            lines.append(f"[id: {hit.id}] {hit.title}\n  {snippet(hit, self.config.snippet_chars)}")
         return Observation("\n".join(lines), [h.id for h in hits])
 
     async def _open(self, args: dict) -> Observation:
