@@ -98,7 +98,7 @@ cat "$WORK/train-traj-tiered.jsonl" "$WORK/train-random.jsonl" \
 
 step "report: one HTML page of questions, chains, rollouts, tiers and contexts"
 ltrl report "$WORK/trajectories.jsonl" "$WORK/tiered.jsonl" "$WORK/train-traj-tiered.jsonl" "$WORK/train-random.jsonl" \
-  "$WORK/stats.json" --title "ltrl demo ($PAGES pages, $WALKS walks)" -o "$WORK/report.html"
+  "$WORK/stats.json" --index "$index" --title "ltrl demo ($PAGES pages, $WALKS walks)" -o "$WORK/report.html"
 
 cat >&2 <<EOF
 

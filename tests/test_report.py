@@ -210,3 +210,23 @@ def test_an_extra_section_shows_the_objects_it_claims(tmp_path, monkeypatch):
     build_report([("in", [TIERED, {"audit": 1}, {"audit": 2}], Stats())], out, tmp_path, title="t")
     html = (tmp_path / "r.html").read_text()
     assert '<h3 class="extra">Judge audit</h3><p>2 audited</p>' in html
+
+
+def test_pages_no_context_holds_get_their_text_from_the_index(tmp_path):
+    from ltrl_cli.report.build import build_report
+    from ltrl_cli.report.output import open_output
+    from ltrl_cli.stats import Stats
+
+    class Pages:  # what `ltrl report --index` reads of an index
+        def page(self, page_id):
+            if page_id == "404":
+                raise KeyError(page_id)
+            return {"text": [f"Title {page_id}\n", f"Body of {page_id}.\n"]}
+
+    failed = {**UNSOLVED, "rollouts": [{**UNSOLVED["rollouts"][0], "opened": ["8", "404"]}]}
+    out = open_output(str(tmp_path / "r.html"), tmp_path)
+    build_report([("in", [failed, TIERED, TRAINING], Stats())], out, tmp_path, title="t", pages=Pages())
+    html = (tmp_path / "r.html").read_text()
+    details, texts = blocks(html, "q"), blocks(html, "d")
+    assert {p: texts[str(k)] for p, k in details["w2"]["texts"].items()} == {"3": "Body of 3.", "8": "Body of 8."}
+    assert set(details["w1"]["texts"]) == {"2", "9"}  # 1 and 7 are in its context; 2 in the chain, 9 opened

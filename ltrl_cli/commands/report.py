@@ -19,6 +19,10 @@ def report_command(
         "--output", "-o", metavar="DIR|FILE.html",
         help="A folder to write the report in (any size; open DIR/index.html), or FILE.html for one "
              "self-contained page (small sets), or - for that page on stdout.")] = ...,
+    index: Annotated[Optional[Path], typer.Option(
+        "--index", metavar="DIR",
+        help="An `ltrl index`: the text of each chain, opened, cited, gold and Tier-1 page that no context "
+             "holds (a failed question has none) is taken from it, a click away in the report.")] = None,
     title: Annotated[str, typer.Option("--title", metavar="TEXT", help="The page's title.")] = "ltrl report",
     skip_bad: SkipBad = False,
     quiet: Quiet = False,
@@ -33,7 +37,8 @@ def report_command(
     anchor evidence, every rollout step by step with the chain's pages marked and a failed
     rollout's first step off the chain flagged, the tiers (or why there are none), and
     each context as a strip of documents coloured by tier, gold documents marked, a click
-    opening a document's text. For the dataset: hops, k of K correct, turns, opened pages,
+    opening a document's text (with --index, the pages no context holds too: a failed
+    question's chain and opened pages). For the dataset: hops, k of K correct, turns, opened pages,
     stop reasons, context make-up and gold-document depth per strategy as charts (mention
     rates from an `ltrl stats` object in the input). A list on the left filters and sorts
     on those figures (`hops>=6 k=0 tier1<3` and words).
@@ -52,6 +57,7 @@ def report_command(
     """
     import tempfile
 
+    from ltrl_cli.backends.index import open_index
     from ltrl_cli.io import open_input, read_records, stdin_stream
     from ltrl_cli.report.build import build_report
     from ltrl_cli.report.output import SINGLE_FILE_QUESTIONS, is_single_file, open_output
@@ -70,7 +76,8 @@ def report_command(
         with tempfile.TemporaryDirectory(prefix=".ltrl-report-", dir=where) as workdir:
             out = open_output(output, Path(workdir))
             try:
-                summary = build_report(sources, out, Path(workdir), title=title)
+                summary = build_report(sources, out, Path(workdir), title=title,
+                                       pages=open_index(index) if index else None)
             except BaseException:
                 out.discard()
                 raise

@@ -199,6 +199,7 @@ var LTRL = (function () {
     var chain = {}, keys = {}, parts = [];
     d.path.forEach(function (h, n) { chain[h.id] = n + 1; });
     d.contexts.forEach(function (c) { c.docs.forEach(function (doc) { if (doc[4] != null) keys[doc[0]] = doc[4]; }); });
+    Object.keys(d.texts || {}).forEach(function (p) { if (!(p in keys)) keys[p] = d.texts[p]; });  // from --index
     var ctx = {chain: chain, keys: keys, titles: d.titles || {}};
     parts.push(nav(at), "<h2>" + esc(d.id) + "</h2>", '<p class="question">' + esc(d.question) + "</p>",
       "<p><b>Answer:</b> " + esc(d.answer) + "</p>");

@@ -32,15 +32,16 @@ class Summary:
 
 
 def build_report(sources: Iterable[tuple[str, Iterable[dict], object]], out: Output, workdir: Path,
-                 *, title: str) -> Summary:
+                 *, title: str, pages=None) -> Summary:
     """Read (name, records, reader Stats) triples and write the report through `out`.
-    The reader's `line` names the line of a refused record."""
+    The reader's `line` names the line of a refused record. `pages` (an index: `.page(id)`)
+    gives the texts of the pages a question names that none of its contexts holds."""
     store = Store(workdir / "store.sqlite")
     try:
         gathered = _read(store, sources)
         if not store.count() and not store.stats and not gathered.sections:
             raise BadInput("nothing to report: no records in the input")
-        figures = _write_questions(store, out)
+        figures = _write_questions(store, out, pages)
         for shard, texts in store.doc_shards():
             out.shard("d", shard, {str(k): v for k, v in texts.items()})
         from ltrl_cli.report.page import overview
@@ -80,7 +81,7 @@ def _read(store: Store, sources: Iterable[tuple[str, Iterable[dict], object]]) -
     return gathered
 
 
-def _write_questions(store: Store, out: Output) -> Figures:
+def _write_questions(store: Store, out: Output, pages) -> Figures:
     figures, batch, shard = Figures(), {}, 0
     for number, q in enumerate(store.questions()):
         shard = number // QUESTIONS_PER_SHARD
@@ -88,12 +89,39 @@ def _write_questions(store: Store, out: Output) -> Figures:
             out.shard("q", shard - 1, batch)
             batch = {}
         row, detail, chain = build(q, shard, store.titles)
+        if pages is not None:
+            detail["texts"] = _texts_from_index(store, pages, detail)
         out.row(row)
         batch[q.id] = detail
         figures.add(dict(zip(COLUMNS, row)), q, chain)
     if batch:
         out.shard("q", shard, batch)
     return figures
+
+
+def _texts_from_index(store: Store, pages, detail: dict) -> dict[str, int]:
+    """{page: text key} for the chain's, the rollouts' opened and cited, and the gold and
+    Tier-1 pages that no context of the question holds (a failed question has no
+    context at all); Tier-2 pages and search hits are left out: hundreds per question."""
+    in_contexts = {doc[0] for context in detail["contexts"] for doc in context["docs"]}
+    wanted = [h["id"] for h in detail["path"]] + [p for r in detail["rollouts"] for p in r["opened"] + r["cited"]]
+    wanted += [p for tier in ("gold", "tier1") for p in (detail["tiers"] or {}).get(tier, [])]
+    found = {}
+    for page in dict.fromkeys(wanted):
+        if page not in in_contexts:
+            key = store.page_text_key(page, lambda p: _body(pages, p))
+            if key is not None:
+                found[page] = key
+    return found
+
+
+def _body(pages, page_id: str) -> str | None:
+    from ltrl_cli.backends.base import page_body
+
+    try:
+        return page_body(pages.page(page_id))
+    except KeyError:
+        return None
 
 
 def _stats(store: Store, gathered: _Gathered) -> dict | None:

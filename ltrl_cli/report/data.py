@@ -89,7 +89,7 @@ class Store:
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
             "CREATE TABLE parts(seq INTEGER PRIMARY KEY, qid TEXT, kind TEXT, body BLOB);"
             "CREATE TABLE docs(key INTEGER PRIMARY KEY, digest BLOB UNIQUE, page TEXT, body BLOB);"
-            "CREATE TABLE titles(page TEXT PRIMARY KEY, title TEXT);")
+            "CREATE TABLE titles(page TEXT PRIMARY KEY, title TEXT); CREATE INDEX docs_page ON docs(page);")
         self.stats: list[dict] = []
 
     def add(self, record: dict, where: str) -> str:
@@ -153,6 +153,15 @@ class Store:
             marks = ",".join("?" * len(chunk))
             found.update(self.db.execute(f"SELECT digest, key FROM docs WHERE digest IN ({marks})", chunk))
         return found
+
+    def page_text_key(self, page: str, text_of) -> int | None:
+        """The key of a text of `page`: one already stored (from a context), else
+        `text_of(page)` stored now; None when that has none either."""
+        row = self.db.execute("SELECT key FROM docs WHERE page = ? LIMIT 1", (page,)).fetchone()
+        if row:
+            return row[0]
+        text = text_of(page)
+        return None if text is None else self._texts([(page, text)])[0]
 
     def count(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT qid) FROM parts").fetchone()[0]
