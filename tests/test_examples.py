@@ -69,10 +69,10 @@ def without_volatile(value):
     return value
 
 
-def assert_trained_and_exported(work: Path) -> list[dict]:
+def assert_trained_and_exported(work: Path, tokenizer: str = "tiktoken:o200k_base") -> list[dict]:
     train = read_jsonl(work / "train.jsonl")
     assert train, "no training records"
-    assert all(r["metadata"]["tokenizer"] == "tiktoken:o200k_base" for r in train)
+    assert all(r["metadata"]["tokenizer"] == tokenizer for r in train)
     for name in EXPORTS:
         assert (work / name).stat().st_size > 0, f"{name} missing"
     assert len(read_jsonl(work / "train-slime.jsonl")) == len(train)
@@ -133,18 +133,35 @@ def kilt_markup(page: dict) -> dict:
     return {"wikipedia_title": title, "text": text}
 
 
+def hf_tokenizer(texts: list[str], where: Path) -> Path:
+    """A Hugging Face tokenizer directory (a byte-level BPE with a chat template), as a
+    model's own tokenizer is laid out: what TOKENIZER names in a real run, here offline."""
+    from transformers import PreTrainedTokenizerFast
+
+    from ltrl_cli.backends.tokenize import train_bpe
+
+    template = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+                "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+    bpe = train_bpe(texts, 2000, special_tokens=["<|im_start|>", "<|im_end|>"])
+    PreTrainedTokenizerFast(tokenizer_object=bpe, chat_template=template).save_pretrained(where)
+    return where
+
+
 def test_kilt_pipeline_on_kilt_markup_without_anchors(wikispeedia_file, tmp_path):
     sample = tmp_path / "kilt-sample.jsonl"
-    with gzip.open(wikispeedia_file, "rt") as pages, sample.open("w") as out:
-        for line in itertools.islice(pages, 500):
-            out.write(json.dumps(kilt_markup(json.loads(line))) + "\n")
+    with gzip.open(wikispeedia_file, "rt") as pages:
+        records = [kilt_markup(json.loads(line)) for line in itertools.islice(pages, 500)]
+    sample.write_text("".join(json.dumps(r) + "\n" for r in records))
+    tokenizer = str(hf_tokenizer(["".join(r["text"]) for r in records[:100]], tmp_path / "tokenizer"))
     work = tmp_path / "work"
     with ModelServer(seed=SERVER_SEED) as server:
-        env = script_env(KILT=str(sample), BASE_URL=server.base_url, MODEL=MODEL, **KILT_SETTINGS)
+        env = script_env(KILT=str(sample), BASE_URL=server.base_url, MODEL=MODEL,
+                         **{**KILT_SETTINGS, "TOKENIZER": tokenizer})
         result = run_script("kilt-pipeline.sh", work, env=env)
         assert server.stats.get("repeats", 0) == 0
     assert "inferring links from mentions" in result.stderr.decode()
-    train = assert_trained_and_exported(work)
+    assert "with a chat template" in result.stderr.decode()
+    train = assert_trained_and_exported(work, tokenizer)
     text = train[0]["input_messages"][0]["content"]
     assert "Section::::" not in text and "BULLET::::" not in text, "KILT markup reaches the training text"
 
@@ -228,10 +245,11 @@ def test_killed_during_synth_and_search_agent_then_rerun(wikispeedia_run, tmp_pa
     with ModelServer(seed=SERVER_SEED) as server:
         env = script_env(KILT="(unused: the index is complete)", BASE_URL=server.base_url, MODEL=MODEL,
                          **KILT_SETTINGS)
-        server.hold_after(WALKS // 2, role="writer")
+        # Every role is held, so nothing is answered between the cache check and the kill.
+        server.hold_after(WALKS // 2)
         kill_when_held(work, env, server)
         assert (work / "questions.jsonl.partial").exists() and not (work / "questions.jsonl").exists()
-        server.hold_after(40, role="agent")
+        server.hold_after(server.stats["answered"] + 40)  # past the questions left: in search-agent
         kill_when_held(work, env, server)
         assert (work / "trajectories.jsonl.partial").exists() and not (work / "trajectories.jsonl").exists()
         run_script("kilt-pipeline.sh", work, env=env)
