@@ -21,6 +21,7 @@ def grpo_command(
     output_dir: Annotated[Optional[str], Opt("--output-dir", "-o", help="Run folder: checkpoints, settings.")] = None,
     config: Annotated[Optional[str], Opt("--config", help="YAML settings (see examples/configs/).")] = None,
     eval_data: Annotated[Optional[str], Opt("--eval-data", help="Evaluate on this data (same kinds as --data) during training.")] = None,
+    eval_benchmark: Annotated[Optional[str], Opt("--eval-benchmark", help="--eval-data is this ltrl eval benchmark's files (aa-lcr, mrcr, frames, longbench-v2, longreason), graded as ltrl eval grades.")] = None,
     eval_every: Annotated[Optional[int], Opt("--eval-every", help="Evaluate every N steps (TRL's eval_steps) [20].")] = None,
     report_to: Annotated[Optional[list[str]], Opt("--report-to", help="Tracker: wandb | tensorboard | trackio | none (repeat, or a comma list) [none].")] = None,
     run_name: Annotated[Optional[str], Opt("--run-name", help="The run's name in the trackers.")] = None,
@@ -99,7 +100,7 @@ def grpo_command(
 
     flags = {
         "data": data, "model": model, "output_dir": output_dir, "max_steps": max_steps,
-        "eval_data": eval_data, "eval_steps": eval_every, "run_name": run_name, "logging_dir": logging_dir,
+        "eval_data": eval_data, "eval_benchmark": eval_benchmark, "eval_steps": eval_every, "run_name": run_name, "logging_dir": logging_dir,
         "report_to": ",".join(report_to) if report_to else None,
         "num_generations": num_generations, "prompts_per_step": prompts_per_step,
         "per_device_batch_size": per_device_batch_size, "learning_rate": learning_rate,

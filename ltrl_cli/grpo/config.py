@@ -89,6 +89,7 @@ class GrpoSettings:
     model: str | None = None  # a local folder or a model name the hub cache already holds
     data: str | None = None  # JSONL, parquet (ltrl export), a save_to_disk folder or a hub dataset
     eval_data: str | None = None  # the same kinds; evaluated every eval_steps steps (TRL's evaluation loop)
+    eval_benchmark: str | None = None  # eval_data is this `ltrl eval` benchmark's files, graded as it grades
     output_dir: str | None = None
     logging_dir: str | None = None  # trackers' files (TensorBoard events, W&B's offline runs); None: theirs
 

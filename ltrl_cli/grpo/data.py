@@ -143,8 +143,13 @@ def from_table(row: dict) -> dict:
     return {key: value for key, value in out.items() if value is not None}
 
 
-def load_rows(source: str, *, skip_bad: bool = False) -> list[dict[str, Any]]:
-    """All the rows of a training source, in a list."""
+def load_rows(source: str, *, skip_bad: bool = False, benchmark: str | None = None) -> list[dict[str, Any]]:
+    """All the rows of a training source, in a list; with `benchmark`, the evaluation rows
+    of that benchmark's files (`ltrl eval`'s loader, grpo/benchmark.py)."""
+    if benchmark:
+        from ltrl_cli.grpo.benchmark import benchmark_rows
+
+        return benchmark_rows(benchmark, source)
     return list(iter_rows(source, skip_bad=skip_bad))
 
 

@@ -158,8 +158,13 @@ def resolve_settings(
     for key, flag in (("model", "--model"), ("data", "--data"), ("output_dir", "-o/--output-dir")):
         if not getattr(settings, key):
             raise UsageError(f"missing {flag} (or `{key}:` in the config file)")
-    for key, flag in (("data", "--data"), ("eval_data", "--eval-data")):
-        check_source(getattr(settings, key), flag)
+    check_source(settings.data, "--data")
+    if settings.eval_benchmark:
+        from ltrl_cli.grpo.benchmark import check_grader
+
+        check_grader(settings)
+    else:
+        check_source(settings.eval_data, "--eval-data")
     if settings.model.startswith((".", "/", "~")) and not Path(settings.model).expanduser().exists():
         raise UsageError(f"--model {settings.model}: no such folder")  # a name (org/model) may be in the hub cache
     return settings
@@ -180,7 +185,7 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
     nproc = resolve_nproc(topology.nproc_per_node, 0 if settings.use_cpu else gpus)
     check_data(settings.data, "--data")
     if settings.eval_data:
-        check_data(settings.eval_data, "--eval-data")
+        check_data(settings.eval_data, "--eval-data", benchmark=settings.eval_benchmark)
     if topology.nnodes.isdigit():  # an elastic range (1:4) is only known at rendezvous
         batch_layout(settings, nproc * int(topology.nnodes))
     # TRL's own checks, once, here: every rank builds the same GRPOConfig from the same file.
@@ -253,12 +258,12 @@ def check_source(source: str | None, flag: str) -> None:
         raise UsageError(f"{flag} {source}: no such file")
 
 
-def check_data(source: str, flag: str = "--data") -> int:
+def check_data(source: str, flag: str = "--data", *, benchmark: str | None = None) -> int:
     """Read the data once before any process starts: a bad line fails here, with its line
     number, instead of on every rank after the imports. Returns the record count."""
-    from ltrl_cli.grpo.data import iter_rows
+    from ltrl_cli.grpo.data import iter_rows, load_rows
 
-    count = sum(1 for _ in iter_rows(source))
+    count = len(load_rows(source, benchmark=benchmark)) if benchmark else sum(1 for _ in iter_rows(source))
     if not count:
         raise UsageError(f"{flag} {source}: no training records in it")
     return count

@@ -92,7 +92,7 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
     if tokenizer.pad_token is None:  # batched generation pads on the left
         tokenizer.pad_token = tokenizer.eos_token
     dataset = _dataset(s, s.data, tokenizer, rank)
-    eval_dataset = _dataset(s, s.eval_data, tokenizer, rank) if s.eval_data else None
+    eval_dataset = _dataset(s, s.eval_data, tokenizer, rank, benchmark=s.eval_benchmark) if s.eval_data else None
 
     # -------------------------------------------------------------------- trainer
     from ltrl_cli.grpo.trainer import EvalSummary, JsonlMetrics, LtrlGRPOTrainer, LtrlReward, SaveSettings
@@ -109,6 +109,7 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
         peft_config=_lora(s),
         ltrl_reward=LtrlReward(s, build_judge(s), tokenizer),
         reward_log_dir=Path(s.output_dir) / "rewards" if s.log_rewards else None,
+        benchmark=_benchmark_grader(s),
         callbacks=[SaveSettings(s), EvalSummary()] + ([JsonlMetrics(out, world_size)] if out is not None else []),
     )
     _quiet_progress(trainer)
@@ -132,14 +133,14 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
     return 0
 
 
-def _dataset(s: GrpoSettings, source: str, tokenizer, rank: int):
-    """The rows of `source` (training or evaluation data), with prompts longer than
-    max_prompt_length dropped (and counted)."""
+def _dataset(s: GrpoSettings, source: str, tokenizer, rank: int, benchmark: str | None = None):
+    """The rows of `source` (training or evaluation data; with `benchmark`, that benchmark's
+    files), with prompts longer than max_prompt_length dropped (and counted)."""
     from datasets import Dataset
 
     from ltrl_cli.grpo.data import load_rows, prompt_lengths, within_length
 
-    rows = load_rows(source)
+    rows = load_rows(source, benchmark=benchmark)
     kept = within_length(rows, prompt_lengths(rows, tokenizer), s.max_prompt_length)
     if rank == 0 and len(kept) < len(rows):
         console.warn(f"grpo: {source}: dropped {len(rows) - len(kept)} of {len(rows)} prompts longer than "
@@ -147,6 +148,15 @@ def _dataset(s: GrpoSettings, source: str, tokenizer, rank: int):
     if not kept:
         raise UsageError(f"no prompt in {source} fits in max_prompt_length {s.max_prompt_length}")
     return Dataset.from_list(kept)
+
+
+def _benchmark_grader(s: GrpoSettings):
+    """With --eval-benchmark, evaluation is graded by that benchmark's own grader."""
+    if not (s.eval_data and s.eval_benchmark):
+        return None
+    from ltrl_cli.grpo.benchmark import BenchmarkGrader
+
+    return BenchmarkGrader(s)
 
 
 def _tracker_dirs(s: GrpoSettings) -> None:

@@ -180,11 +180,8 @@ class LtrlReward:
         full list); a completion that does not end with one was cut by the length limit.
         `punish`: apply the ill-formed rules (training; evaluation scores every completion).
         """
-        # Decode the ids ourselves: TRL may have parsed reasoning out of the text, and the
-        # method splits the raw text at its last </think>.
-        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
         stops = stop_ids if stop_ids is not None else self.stop_ids
-        truncated = [not ids or ids[-1] not in stops for ids in completion_ids]
+        texts, truncated = self.decode(completion_ids, stops)
         ill = self.ill_formed(completion_ids, stops) if punish else [()] * len(texts)
         verdicts = judge_outcomes(
             self.judge, texts, [x["label"] for x in inputs], [x.get("question") for x in inputs],
@@ -196,6 +193,14 @@ class LtrlReward:
                    None if bad else v.error, x.get("prompt_id"), bad)
             for text, v, trunc, x, bad in zip(texts, verdicts, truncated, inputs, ill)
         ]
+
+    def decode(self, completion_ids: list[list[int]], stops: set[int]) -> tuple[list[str], list[bool]]:
+        """The completions' texts, and whether each was cut (it does not end with a stop token).
+
+        Decoded here: TRL may have parsed reasoning out of its text, and the method splits
+        the raw text at its last </think>."""
+        texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
+        return texts, [not ids or ids[-1] not in stops for ids in completion_ids]
 
     def ill_formed(self, completion_ids: list[list[int]], stops: set[int]) -> list[tuple[str, ...]]:
         """The form.problems of each completion, read with its special tokens kept."""

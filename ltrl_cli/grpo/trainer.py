@@ -45,10 +45,12 @@ __all__ = ["EvalSummary", "JsonlMetrics", "LtrlGRPOTrainer", "LtrlReward", "Save
 class LtrlGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose reward step is the method's, shaped over whole gathered groups."""
 
-    def __init__(self, *args: Any, ltrl_reward: LtrlReward, reward_log_dir: Path | None = None, **kwargs: Any):
+    def __init__(self, *args: Any, ltrl_reward: LtrlReward, reward_log_dir: Path | None = None,
+                 benchmark: Any = None, **kwargs: Any):
         super().__init__(*args, reward_funcs=[ltrl_reward], **kwargs)
         self.ltrl_reward = ltrl_reward
         self.reward_log_dir = reward_log_dir
+        self.benchmark = benchmark  # benchmark.BenchmarkGrader: evaluation graded as `ltrl eval` grades
 
     def _generate_single_turn(self, prompt_ids, *args, **kwargs):
         completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
@@ -64,7 +66,10 @@ class LtrlGRPOTrainer(GRPOTrainer):
         stop_ids = {*self.eos_token_ids, self._tokenizer.pad_token_id}
         # Evaluation samples are always scored, as in the authors' trainer.
         punish = s.punish_ill_formed and self.model.training
-        local = self.ltrl_reward.local_scores(inputs, completion_ids_list, stop_ids=stop_ids, punish=punish)
+        if self.benchmark is not None and not self.model.training:
+            local = self.benchmark.local_scores(inputs, *self.ltrl_reward.decode(completion_ids_list, stop_ids))
+        else:
+            local = self.ltrl_reward.local_scores(inputs, completion_ids_list, stop_ids=stop_ids, punish=punish)
         # Rank order is batch order: TRL's sampler lays each group out consecutively
         # across ranks, and its own `gather(rewards)` relies on the same order.
         batch = gather_object(local)  # [B x G] Scored, identical on every rank
@@ -82,7 +87,7 @@ class LtrlGRPOTrainer(GRPOTrainer):
         mode = "train" if self.model.training else "eval"
         for key, value in shaping.batch_metrics(shaped, batch).items():
             self._metrics[mode][f"ltrl/{key}"].append(math.nan if value is None else value)
-        if self.reward_log_dir is not None:
+        if self.reward_log_dir is not None and self.model.training:  # the log is of the training steps
             self.reward_log_dir.mkdir(parents=True, exist_ok=True)
             path = self.reward_log_dir / f"rank-{self.accelerator.process_index}.jsonl"
             with path.open("ab") as stream:

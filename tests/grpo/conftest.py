@@ -26,6 +26,12 @@ RECORDS = [
      "metadata": {"rubrics": ["s", "r"], "question": "Who directed the film?"}},
 ]
 
+# Two LongBench v2 rows (the owners' columns), short enough for the tiny model: evaluation
+# on an `ltrl eval` benchmark (--eval-benchmark longbench-v2).
+LONGBENCH = [{"_id": f"lb{i}", "question": "Who was born in Springfield?", "choice_A": "Alice", "choice_B": "Bob",
+              "choice_C": "Paris", "choice_D": "42", "answer": "A", "context": "Alice was born in Springfield.",
+              "difficulty": "easy", "length": "short", "domain": "test"} for i in range(2)]
+
 # Small enough for seconds per step on a CPU; `thinking: false` so the random model's text
 # is all content (a thinking model's content would be empty without a </think>), and
 # single-letter rubrics so recall varies within a group and the group max matters. The

@@ -8,7 +8,7 @@ from ltrl_cli.errors import BadInput, UsageError
 from ltrl_cli.grpo.data import data_kind, load_rows
 from ltrl_cli.stages import export
 from tests.conftest import run_ltrl, to_jsonl
-from tests.grpo.conftest import RECORDS
+from tests.grpo.conftest import LONGBENCH, RECORDS
 
 WANT = [{"prompt": r["input_messages"], "label": r["label"], "rubrics": r["metadata"]["rubrics"],
          "question": r["metadata"]["question"], "prompt_id": r["id"]} for r in RECORDS]
@@ -60,3 +60,37 @@ def test_a_hub_name_offline_is_one_line_exit_1(tmp_path):
         "ltrl grpo: someorg/some-dataset: cannot load it from the Hugging Face hub (ConnectionError: Couldn't "
         "reach 'someorg/some-dataset' on the Hub (OfflineModeIsEnabled))")
     assert not (tmp_path / "run").exists()  # nothing written before the data was read
+
+
+def test_an_eval_benchmark_is_read_and_graded_as_ltrl_eval_does(tmp_path):
+    from ltrl_cli.grpo.benchmark import BenchmarkGrader
+    from ltrl_cli.grpo.config import GrpoSettings
+
+    (tmp_path / "lb.jsonl").write_bytes(to_jsonl(LONGBENCH))
+    rows = load_rows(str(tmp_path / "lb.jsonl"), benchmark="longbench-v2")
+    assert [r["prompt_id"] for r in rows] == ["lb0", "lb1"] and rows[0]["label"] == "A"
+    assert "Alice was born in Springfield." in rows[0]["prompt"][0]["content"]  # the owners' template
+    grader = BenchmarkGrader(GrpoSettings(eval_benchmark="longbench-v2", thinking=True))
+    texts = ["x</think>The correct answer is (A)", "x</think>The correct answer is (B)", "no think, no answer"]
+    scored = grader.local_scores([rows[0]] * 3, texts, [False, False, True])
+    assert [c.outcome for c in scored] == [1.0, 0.0, 0.0] and [c.truncated for c in scored] == [False, False, True]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--eval-benchmark", "nope"], "ltrl grpo: --eval-benchmark 'nope': expected one of aa-lcr, mrcr, frames, "
+                                   "longbench-v2, longreason"),
+    (["--eval-benchmark", "longbench-v2"], "ltrl grpo: --eval-benchmark longbench-v2 needs --eval-data"),
+    (["--eval-benchmark", "aa-lcr", "--eval-data", "x"], "ltrl grpo: --eval-benchmark aa-lcr is graded by an LLM "
+                                                         "judge: give --judge-base-url and --judge-model"),
+])
+def test_eval_benchmark_usage_errors(tmp_path, monkeypatch, args, message):
+    from typer.testing import CliRunner
+
+    from ltrl_cli.cli import app
+
+    for name in ("LTRL_JUDGE_BASE_URL", "LTRL_JUDGE_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "d.jsonl").write_bytes(to_jsonl(RECORDS))
+    result = CliRunner().invoke(app, ["grpo", "--data", str(tmp_path / "d.jsonl"), "--model", "m",
+                                      "-o", str(tmp_path / "run"), *args])
+    assert result.exit_code == 2 and result.stderr.splitlines()[0].startswith(message), result.stderr

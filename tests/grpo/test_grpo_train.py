@@ -21,7 +21,7 @@ from ltrl_cli.reward.judge import contains_match
 from ltrl_cli.grpo.config import CONFIG_NAME, load
 from tests.conftest import jsonl, run_ltrl
 from tests.fake_openai import FakeOpenAI, completion
-from tests.grpo.conftest import RECORDS, TINY_SETTINGS
+from tests.grpo.conftest import LONGBENCH, RECORDS, TINY_SETTINGS
 
 pytestmark = pytest.mark.slow
 
@@ -50,18 +50,21 @@ def runs(tiny_model, tmp_path_factory):
     too_long = {"id": "long", "input_messages": [{"role": "user", "content": "word " * 2000}], "label": "x"}
     (tmp / "train.jsonl").write_bytes(to_jsonl(RECORDS + [too_long]))  # over max_prompt_length 512
     (tmp / "tiny.yaml").write_text(TINY_SETTINGS)
+    (tmp / "lb.jsonl").write_bytes(to_jsonl(LONGBENCH))
     out = tmp / "run"
     with FakeOpenAI(_judge) as server:
         first = run_ltrl("grpo", "--data", str(tmp / "train.jsonl"), "--model", str(tiny_model), "-o", str(out),
                          "--config", str(tmp / "tiny.yaml"), "--max-steps", "2", "--prompts-per-step", "2",
                          "--judge", "llm", "--judge-base-url", server.base_url, "--judge-model", "fake-judge",
-                         "--lora-r", "8", "--lora-alpha", "16", "--gradient-checkpointing")
+                         "--lora-r", "8", "--lora-alpha", "16", "--gradient-checkpointing",
+                         "--eval-data", str(tmp / "lb.jsonl"), "--eval-benchmark", "longbench-v2", "--eval-every", "2")
     assert first.returncode == 0, first.stderr.decode()[-3000:]
     checkpoint_settings = load(out / "checkpoint-2" / CONFIG_NAME)
     # Resume needs only the run folder; here on 2 ranks, 1 prompt x 4 per step, 2 per rank.
+    # (its evaluation is turned off: the saved settings would evaluate again at step 4)
     second = run_ltrl("grpo", "-o", str(out), "--resume", "--max-steps", "4", "--nproc-per-node", "2",
                       "--prompts-per-step", "1", "--per-device-batch-size", "2", "--judge", "contains",
-                      "--punish-ill-formed")
+                      "--punish-ill-formed", "--set", "eval_strategy=no")
     assert second.returncode == 0, second.stderr.decode()[-3000:]
     return SimpleNamespace(first=first, second=second, out=out, checkpoint_settings=checkpoint_settings)
 
@@ -72,6 +75,13 @@ def test_metrics_are_jsonl_one_record_per_step(runs):
     assert STEP_KEYS <= set(records[0])
     assert all(math.isfinite(r["loss"]) and r["world_size"] == 1 and r["tokens_per_s"] > 0 for r in records)
     assert all(r["ill_formed"] == 0 and r["cut_at_total"] == 0 for r in records)  # punish_ill_formed: false
+
+
+def test_evaluation_on_an_ltrl_eval_benchmark_runs_at_its_step(runs):
+    # LongBench v2's owners' prompt and letter grading; the random model never answers a letter
+    assert b"evaluating 2 prompts every 2 steps" in runs.first.stderr
+    assert b"grpo: evaluation at step 2: ltrl/outcome_accuracy 0, reward 0" in runs.first.stderr
+    assert b"evaluation at step" not in runs.second.stderr
 
 
 def test_prompts_over_the_length_limit_are_dropped_and_counted(runs):
