@@ -117,9 +117,9 @@ def nx_walks(graph, ok_nodes: set, walks: int, hops: int, rng: random.Random) ->
 
 def compare_walk(path: Path, nodes: int = 100_000, mean_degree: float = 17.0, walks: int = 200_000,
                  peer_walks: int = 20_000, hops: int = 8) -> dict:
-    """For bench/peers.py: ltrl's walker and the networkx walker on this script's small graph
+    """For bench/peer_python.py (make bench): ltrl's walker and the networkx walker on this script's small graph
     (its defaults), in one process, warmed up, alternately; walks/s of each."""
-    from bench.peers import alternate
+    from bench.common import alternate
     from ltrl_cli.stages.walk import random_paths
 
     path.mkdir(parents=True, exist_ok=True)

@@ -47,3 +47,26 @@ def test_every_name_a_benchmark_imports_from_ltrl_exists(path):
             except ImportError:
                 missing.append(f"line {line}: {module} has no {name}")
     assert not missing, f"{path.name}: " + "; ".join(missing)
+
+
+def bench_imports(path: Path) -> set[str]:
+    """The bench/ modules a script imports (`bench.X`), inside functions too."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+            [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        found |= {n.split(".")[1] for n in names if n.startswith("bench.")}
+    return found
+
+
+def test_no_benchmark_imports_in_a_circle():
+    # bench_walk once imported peers.py, which imported bench_walk: the shared helpers live in
+    # bench/common.py now, and the row modules import it, never peers.py.
+    graph = {path.stem: bench_imports(path) for path in SCRIPTS}
+
+    def reaches(start: str, goal: str, seen: frozenset = frozenset()) -> bool:
+        return any(n == goal or (n not in seen and reaches(n, goal, seen | {n})) for n in graph.get(start, ()))
+
+    circles = sorted(name for name in graph if reaches(name, name))
+    assert not circles, f"bench modules in an import circle: {circles}"
+    assert not any("peers" in imported for name, imported in graph.items() if name != "peers")
