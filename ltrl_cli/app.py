@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from ltrl_cli import __version__, console
-from ltrl_cli.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError, bound
+from ltrl_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError, bound
 from ltrl_cli.io import ClosedPipe, Terminated, raise_on_sigterm
 from ltrl_cli.stats import Stats
 
@@ -38,7 +38,8 @@ A whole pipeline on the embedded demo corpus, offline:
 \b
 Exit codes: 0 ok (also when the reader closes the pipe early), 1 runtime or data
 error (also: every record rejected, the endpoint down mid-run), 2 usage error (also:
-the endpoint fails its check before the first record), 130 interrupted, 143 terminated.
+the endpoint fails its check before the first record), 75 a budget stopped the run, 130 interrupted,
+143 terminated.
 """
 
 # The order of `ltrl --help` (the pipeline's) and of loading the command modules;
@@ -110,6 +111,8 @@ def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: b
     except ClosedPipe:
         raise typer.Exit(0)
     except LtrlError as exc:
+        if exc.exit_code == EXIT_BUDGET and summary:  # what was spent, and on how many records
+            console.info(run.summary(name))
         _fail(name, exc.message, exc.exit_code)
     except KeyboardInterrupt:
         _fail(name, "interrupted", EXIT_INTERRUPTED)

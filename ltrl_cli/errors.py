@@ -11,6 +11,7 @@ import re
 EXIT_OK = 0
 EXIT_FAILURE = 1  # runtime failure: bad record, missing index, endpoint down during the run, all rejected
 EXIT_USAGE = 2  # unknown option, bad option value; an endpoint that fails the check before the first record
+EXIT_BUDGET = 75  # a --max-requests/--max-total-tokens/--max-cost budget stopped the run (sysexits' TEMPFAIL: rerun)
 EXIT_INTERRUPTED = 130  # Ctrl-C
 EXIT_TERMINATED = 143  # SIGTERM
 
@@ -20,6 +21,8 @@ EXIT_CODES = {
                   "rejected); every line written is complete, and a rerun resumes from the response cache",
     EXIT_USAGE: "usage error (unknown option, bad option value), or the model endpoint failed its check before "
                 "the first record (nothing answers, the model is not served, the key is refused)",
+    EXIT_BUDGET: "a budget (--max-requests, --max-total-tokens, --max-cost) stopped the run; every line "
+                 "written is complete; rerun with a larger budget to resume from the cache",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); every line written is complete",
     EXIT_TERMINATED: "terminated (SIGTERM); every line written is complete",
 }

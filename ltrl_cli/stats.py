@@ -37,6 +37,7 @@ class Stats:
         self._measures: dict[str, str] = {}  # figures that are not counts (a mean), shown after the counts
         self.line = 0  # the input line the reader is on (a position, not a count; 0: none read)
         self.started = time.perf_counter()
+        self.usage = None  # the run's model usage (ltrl_cli.llm.usage.Usage), when it calls models
 
     def update(self, name: str, n: int = 1) -> None:
         """Add `n` to the count `name` (n=0 makes it show, as 0, in the summary)."""
@@ -67,7 +68,8 @@ class Stats:
         parts = [f"{value:,} {name}" for name, value in self.as_dict().items()]
         parts += [f"{name} {text}" for name, text in self._measures.items()]
         elapsed = time.perf_counter() - self.started if elapsed is None else elapsed
-        return f"{command}: {', '.join(parts) or 'nothing done'} ({elapsed:.1f}s)"
+        line = f"{command}: {', '.join(parts) or 'nothing done'} ({elapsed:.1f}s)"
+        return f"{line}; {self.usage.line()}" if self.usage else line
 
     def reject(self, exc: BadInput, *, skip_bad: bool) -> None:
         """Raise `exc`, or with `skip_bad` warn about it on stderr and count it as skipped."""

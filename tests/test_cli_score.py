@@ -199,7 +199,12 @@ def test_llm_judge_scores_and_caches(tmp_path):
         assert len(server.requests) == 3  # the empty-content response is not judged
         assert out["score"]["judge_model"] == "judge"
         again = scored(*llm_args(server, tmp_path / "c.sqlite"), records=[GROUP])
-        assert again[0]["rewards"] == out["rewards"] and len(server.requests) == 3  # all from the cache
+        assert len(server.requests) == 3  # all from the cache, and counted as cached
+        cached = [r["judge"].pop("usage", {}).get("judge", {}).get("cached") for r in again[0]["rewards"]]
+        assert cached == [1, 1, 1, None]  # the empty one was not judged
+        for reward in out["rewards"]:
+            reward["judge"].pop("usage", None)
+        assert again[0]["rewards"] == out["rewards"]
 
 
 def test_llm_judge_failures_are_visible_and_exit_1_and_the_key_never_shows(tmp_path):

@@ -26,6 +26,7 @@ from ltrl_cli.agent.protocols import ToolCallProtocol, TextTagProtocol
 from ltrl_cli.agent.tools import Action, AgentTools, Observation
 from ltrl_cli.errors import LtrlError
 from ltrl_cli.llm.base import LLM, ChatRequest, ChatResponse, EndpointDown, RequestRejected
+from ltrl_cli.llm.usage import BudgetExhausted
 
 USER_PROMPT = "Question: {question}"
 LAST_TURN = "\n(One turn left: give your answer now.)"
@@ -110,6 +111,8 @@ async def run_rollout(llm: LLM, protocol: ToolCallProtocol | TextTagProtocol, to
         )
         try:
             response = await _chat(llm, request, semaphore)
+        except BudgetExhausted:  # the run stops here; the rollout is not a failed one
+            raise
         except EndpointDown:
             raise  # the endpoint is gone for every question, not for this rollout: the run stops
         except RequestRejected as exc:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.commands import options as o
 from ltrl_cli.commands.options import (
     ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens,
     JudgeModel, JudgeNoThink, JudgeParse, JudgePromptFile, MaxConsecutiveFailures, MaxRetries, MaxTokens, Model,
@@ -105,6 +106,9 @@ def eval_command(
     judge_prompt_file: JudgePromptFile = None, allow_judge_errors: AllowJudgeErrors = False,
     summary: SummaryFile = None, results: ResultsFile = None, label: Label = None, compare: Compare = None,
     table: TableFile = None, paper_model: PaperModel = "qwen3-4b-thinking",
+    max_requests: o.MaxRequests = None, max_total_tokens: o.MaxTotalTokens = None, max_cost: o.MaxCost = None,
+    price_per_mtok: o.PricePerMtok = None, usage: o.UsageFile = None, estimate: o.Estimate = None,
+    total: o.Total = None,
     skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Run one of the paper's five long-context benchmarks and score it as its owners do.
@@ -135,6 +139,7 @@ def eval_command(
         --judge-base-url http://judge:8000/v1 --judge-model j < aa.jsonl > aa-ltr.jsonl
       ltrl eval --compare runs/base/ runs/trained/ --table before-after.md
     """
+    from ltrl_cli.commands._usage import accounted, spending
     from ltrl_cli.llm.factory import LLMOptions
 
     with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files)) as run:
@@ -143,8 +148,13 @@ def eval_command(
             return
         params = dict(locals())
         options = LLMOptions.pick(params)
+        spend = spending(params)
+        options.meter = spend.usage
+        if estimate is not None:  # the first N questions; the whole count is the benchmark's
+            params["limit"] = min(estimate, limit or estimate)
         settings = _Settings(**{f.name: params[f.name] for f in fields(_Settings)})
-        _run(run, settings, options)
+        with accounted(run, spend, input_size=lambda: _question_count(settings)):
+            _run(run, settings, options)
 
 
 @dataclass
@@ -203,13 +213,26 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     if not kept:
         raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,
                                      score_only=s.score_only, skipped=run["skipped"]))
-    result = summary(kept, bench, paper, quiet=s.quiet, path=s.summary)
+    result = summary(kept, bench, paper, quiet=s.quiet, path=s.summary,
+                     usage=run.usage.as_dict() if run.usage else None)
     if s.results is not None:
         _write_results(s, options, result, kept)
     if result["ungraded_samples"] and not s.allow_judge_errors:
         raise LtrlError(f"{result['ungraded_samples']:,} sample(s) got no judge verdict (see `judge.error` in the "
                         f"records); fix the judge and rerun{'' if options.no_cache else ' (cached answers are reused)'}, "
                         "or pass --allow-judge-errors")
+
+
+def _question_count(s: _Settings) -> int:
+    """The questions the whole run would see (for --estimate): --shard and --limit applied."""
+    from ltrl_cli.eval.common import benchmark_module
+    from ltrl_cli.stages.evaluate import Selection, questions
+
+    selection = Selection()
+    bench = benchmark_module(s.benchmark)
+    for _ in questions(bench, s.data, skip_missing=s.skip_missing, shard=s.shard, limit=None, selection=selection):
+        pass
+    return selection.kept
 
 
 def _check(s: _Settings) -> None:

@@ -156,3 +156,34 @@ def check_endpoints(llm: Any = None, judge: Any = None, judging: Any = None) -> 
 
         own = judging is not None and env.judge_options(judging).own_endpoint  # LTRL_JUDGE_* count as given
         check_endpoint(getattr(judge, "llm", judge), judge=own)
+
+
+# ---------------------------------------------------------------- usage, estimate, budget
+# Taken by every command that calls a model (synth, search-agent, score, eval);
+# `ltrl_cli.commands._usage` turns them into the run's one Usage.
+
+COST_PANEL = "Usage and budget"
+
+MaxRequests = Annotated[Optional[int], typer.Option(
+    "--max-requests", min=1, metavar="N", rich_help_panel=COST_PANEL,
+    help="Stop after N requests reach the endpoint (cached replies are free); exit 75, records written whole.")]
+MaxTotalTokens = Annotated[Optional[int], typer.Option(
+    "--max-total-tokens", min=1, metavar="N", rich_help_panel=COST_PANEL,
+    help="Stop once N prompt + completion tokens were sent (every role; --max-tokens is per call); exit 75.")]
+MaxCost = Annotated[Optional[float], typer.Option(
+    "--max-cost", min=0.0, metavar="AMOUNT", rich_help_panel=COST_PANEL,
+    help="Stop once the spend reaches AMOUNT, priced by --price-per-mtok; exit 75.")]
+PricePerMtok = Annotated[Optional[list[str]], typer.Option(
+    "--price-per-mtok", metavar="[ROLE=]IN,OUT", rich_help_panel=COST_PANEL,
+    help="Price per million input and output tokens, for every role or for one (writer, agent, judge); "
+         "repeat it for several.")]
+UsageFile = Annotated[Optional[Path], typer.Option(
+    "--usage", metavar="FILE", rich_help_panel=COST_PANEL,
+    help="Write the run's usage as JSON here: totals and per-record means by role, cost, budget, estimate.")]
+Estimate = Annotated[Optional[int], typer.Option(
+    "--estimate", min=1, metavar="N", rich_help_panel=COST_PANEL,
+    help="Run on the first N records only, then project requests, tokens, time (and cost) for the whole "
+         "input, with a 95% interval from the sample's spread.")]
+Total = Annotated[Optional[int], typer.Option(
+    "--total", min=1, metavar="N", rich_help_panel=COST_PANEL,
+    help="The whole input's size for --estimate [default: counted when stdin is a file].")]

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
+from ltrl_cli.commands import options as o
 from ltrl_cli.commands.options import (
     DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl,
     JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, MaxConsecutiveFailures, MaxRetries, MaxTokens,
@@ -97,7 +98,11 @@ def score_command(
     concurrency: Concurrency = 32, timeout: Timeout = 120.0, max_retries: MaxRetries = 6,
     temperature: Temperature = None, max_tokens: MaxTokens = None, cache: CachePath = None, no_cache: NoCache = False,
     endpoint_check: EndpointCheck = True, max_consecutive_failures: MaxConsecutiveFailures = 20,
-    outage_timeout: OutageTimeout = 60.0, skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+    outage_timeout: OutageTimeout = 60.0,
+    max_requests: o.MaxRequests = None, max_total_tokens: o.MaxTotalTokens = None, max_cost: o.MaxCost = None,
+    price_per_mtok: o.PricePerMtok = None, usage: o.UsageFile = None, estimate: o.Estimate = None,
+    total: o.Total = None,
+    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Judge responses and compute the method's rewards (outcome, rubric, group-normalised).
 
@@ -124,11 +129,15 @@ def score_command(
     from ltrl_cli.reward.builder import build_judge
     from ltrl_cli.stages.score import Keys
 
-    with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run:
+    from ltrl_cli.commands._usage import accounted, spending
+
+    with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run, \
+            accounted(run, spend := spending(locals())):
         params = _with_profile(ctx, profile, locals())
         judge, on_judge_error, as_server = params["judge"], params["on_judge_error"], params["as_server"]
         options = _score_options(mode, alpha, eval_mode, rubric_on, thinking, as_server)
         llm_options = LLMOptions.pick(params)
+        llm_options.meter = spend.usage
         if serve:  # a server outlives an outage of its judge: it answers 502 meanwhile, and goes on
             llm_options.max_consecutive_failures = 0
         # score's own --base-url/--model, --temperature and --max-tokens are the judge's.
@@ -138,6 +147,9 @@ def score_command(
         if serve:
             from ltrl_cli.reward.server import Limits, serve_forever
 
+            if spend.usage.budget or spend.estimate is not None:
+                raise UsageError("--serve takes no budget or --estimate: a server has no end to stop at "
+                                 "(bound the trainer instead); --usage FILE still records what it judged")
             if on_judge_error not in ("error", "zero"):
                 raise UsageError(f"--on-judge-error {on_judge_error!r}: choose error or zero")
             limits = Limits(max_body=int(max_body_mb * 1024 * 1024), header_timeout=header_timeout,
@@ -147,7 +159,7 @@ def score_command(
             raise typer.Exit(code)
         keys = Keys(label=label_key, rubrics=rubrics_key, question=question_key, response=response_key or None,
                     group=group_key, truncated=truncated_key)
-        errors = _score_stdin(run, the_judge, options, keys, concurrency, skip_bad)
+        errors = _score_stdin(run, the_judge, options, keys, concurrency, skip_bad, spend)
         if errors and not allow_judge_errors:
             raise LtrlError(f"{errors:,} response(s) got no verdict (see `judge_error` in the records); "
                             f"fix the judge endpoint and rerun{'' if no_cache else ' (cached verdicts are reused)'}, or pass "
@@ -193,7 +205,7 @@ def _schema(keys, options):
         without=("responses", "response") if keys.response else ())
 
 
-def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) -> int:
+def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool, spend) -> int:
     """Score stdin to stdout; returns how many responses got no verdict."""
     from ltrl_cli.io import records_out, stdin_records, write_records
     from ltrl_cli.stages.score import Tally, judge_errors, score
@@ -209,7 +221,7 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool) ->
             yield record
 
     with records_out() as out:
-        records = stdin_records(skip_bad=skip_bad, stats=run, schema=_schema(keys, options))
+        records = spend.sample(stdin_records(skip_bad=skip_bad, stats=run, schema=_schema(keys, options)))
         scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
                        stats=run, skip_bad=skip_bad)
         run.update("out", write_records(counted(scored), out))

@@ -13,6 +13,8 @@ from ltrl_cli.commands.options import (
     JudgeMaxTokens, JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink,
     MaxConsecutiveFailures, MaxRetries, MaxTokens, Model, NoCache, OutageTimeout, Temperature, Timeout, judge_options,
 )
+from ltrl_cli.commands.options import (Estimate, MaxCost, MaxRequests, MaxTotalTokens, PricePerMtok, Total,
+                                       UsageFile)
 
 AGENT = "Agent"  # the --help section of the agent's own options
 # Turn and token budgets a rollout gets unless the user sets them: a model's, and the
@@ -73,6 +75,13 @@ def search_agent_command(
     endpoint_check: EndpointCheck = True,
     max_consecutive_failures: MaxConsecutiveFailures = 20,
     outage_timeout: OutageTimeout = 60.0,
+    max_requests: MaxRequests = None,
+    max_total_tokens: MaxTotalTokens = None,
+    max_cost: MaxCost = None,
+    price_per_mtok: PricePerMtok = None,
+    usage: UsageFile = None,
+    estimate: Estimate = None,
+    total: Total = None,
     shard: Shard = None,
     skip_bad: SkipBad = False,
     quiet: Quiet = False,
@@ -101,11 +110,13 @@ def search_agent_command(
         --model Qwen/Qwen3-8B --protocol tools --concurrency 64 < q.jsonl > traj.jsonl
     """
     from ltrl_cli.commands.options import check_endpoints
+    from ltrl_cli.commands._usage import accounted, spending
     from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
     from ltrl_cli.records import READS
 
-    with command("search-agent", quiet=quiet, verbose=verbose) as run:
+    with command("search-agent", quiet=quiet, verbose=verbose) as run, accounted(run, spend := spending(locals())):
         llm_options = _llm_options(locals())
+        llm_options.meter = spend.usage
         agent_options = _agent_options(locals(), llm_options.temperature)
         shard_spec = parse_shard(shard)
         judging = judge_options(locals())
@@ -114,8 +125,9 @@ def search_agent_command(
         the_index = _open_index(index)
         try:
             with records_out() as out:
-                records = stdin_records(skip_bad=skip_bad, stats=run, schema=READS["search-agent"])
-                stage = _run_stage(shard_records(records, shard_spec), llm, the_index, scorer, agent_options, run)
+                records = spend.sample(shard_records(
+                    stdin_records(skip_bad=skip_bad, stats=run, schema=READS["search-agent"]), shard_spec))
+                stage = _run_stage(records, llm, the_index, scorer, agent_options, run)
                 run.update("out", write_records(stage, out))
         finally:
             the_index.close()

@@ -42,6 +42,13 @@ def synth_command(
     endpoint_check: o.EndpointCheck = True,
     max_consecutive_failures: o.MaxConsecutiveFailures = 20,
     outage_timeout: o.OutageTimeout = 60.0,
+    max_requests: o.MaxRequests = None,
+    max_total_tokens: o.MaxTotalTokens = None,
+    max_cost: o.MaxCost = None,
+    price_per_mtok: o.PricePerMtok = None,
+    usage: o.UsageFile = None,
+    estimate: o.Estimate = None,
+    total: o.Total = None,
     shard: Shard = None,
     skip_bad: SkipBad = False,
     quiet: Quiet = False,
@@ -80,8 +87,12 @@ def synth_command(
     from ltrl_cli.synth.questions import SynthOptions
     from ltrl_cli.synth.template import TemplateWriter
 
+    from ltrl_cli.commands._usage import accounted, spending
+
     llm_options = LLMOptions.pick(locals())
-    with command("synth", quiet=quiet, verbose=verbose) as run, records_out() as out:
+    with command("synth", quiet=quiet, verbose=verbose) as run, accounted(run, spend := spending(locals())), \
+            records_out() as out:
+        llm_options.meter, llm_options.role = spend.usage, "writer"
         shard_spec = parse_shard(shard)
         idx = open_index(index)
         settings = SynthOptions(
@@ -91,7 +102,8 @@ def synth_command(
         made = make_llm(llm_options, offline={"template": TemplateWriter})
         o.check_endpoints(made)
         writer = made if isinstance(made, TemplateWriter) else LLMWriter(made, settings)
-        records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=READS["synth"]), shard_spec)
+        records = spend.sample(shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=READS["synth"]),
+                                             shard_spec))
         with _rejects_file(rejects) as rejected:
             first = next(records, None)
             if first is None:  # nothing to do: do not pay for starting the JVM

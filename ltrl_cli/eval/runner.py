@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator
 from ltrl_cli.eval.common import Grade, Graders, Item
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.base import LLM
+from ltrl_cli.llm.usage import RecordUsage, observe_parts, record_scope
 
 
 @dataclass(frozen=True)
@@ -146,16 +147,24 @@ def evaluate(items: Iterable[Item], evaluator: Evaluator, *, samples: int, concu
 
     work = jobs(items, samples, tokenizer=tokenizer, max_context=max_context)
     done: list[dict[str, Any]] = []
+    parts: list[RecordUsage] = []
 
-    async def run(job: Job) -> tuple[Job, dict[str, Any]]:
-        return job, await evaluator.run_job(job)
+    async def run(job: Job) -> tuple[Job, dict[str, Any], RecordUsage]:
+        with record_scope(observe=False) as used:  # the question's K samples are one record
+            sample = await evaluator.run_job(job)
+        if used.roles:
+            sample["usage"] = used.as_dict()
+        return job, sample, used
 
-    for job, sample in bounded_map(run, work, concurrency=concurrency, keep_order=True):
+    for job, sample, used in bounded_map(run, work, concurrency=concurrency, keep_order=True):
         done.append(sample)
+        parts.append(used)
         if len(done) == samples:
-            yield item_record(job.item, done, benchmark=evaluator.bench.NAME, prompt_info=job.prompt_info,
-                              model=model)
-            done = []
+            record = item_record(job.item, done, benchmark=evaluator.bench.NAME, prompt_info=job.prompt_info,
+                                 model=model)
+            usage = observe_parts(parts)
+            yield {**record, "usage": usage} if usage else record
+            done, parts = [], []
 
 
 def _gradable(record: dict[str, Any], number: int) -> tuple[Item, list[dict[str, Any]]]:

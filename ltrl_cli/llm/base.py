@@ -49,6 +49,7 @@ class ChatResponse:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     cached: bool = False  # served from the response cache
+    latency_s: float | None = None  # seconds the endpoint took (kept by the cache, for estimates)
 
     @property
     def truncated(self) -> bool:

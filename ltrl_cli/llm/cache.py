@@ -71,6 +71,7 @@ class ResponseCache:
             row = self._db.execute("SELECT response FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
+        # Usage and latency are the original reply's: a cached answer is counted as cached, not spent.
         return ChatResponse(**{**orjson.loads(row[0]), "cached": True})
 
     def put(self, key: str, response: ChatResponse) -> None:
@@ -106,6 +107,10 @@ class CachedLLM:
     def key(self, request: ChatRequest) -> str:
         return cache_key(self.name, self.model, request.payload(), request.cache_key)
 
+    def peek(self, request: ChatRequest) -> ChatResponse | None:
+        """The cached reply, if there is one (the budget is checked only when there is not)."""
+        return self.cache.get(self.key(request))
+
     async def chat(self, request: ChatRequest) -> ChatResponse:
         key = self.key(request)
         hit = self.cache.get(key)
@@ -118,8 +123,11 @@ class CachedLLM:
         if pending is not None:
             return replace(await asyncio.shield(pending), cached=True)
         future = self._in_flight[(loop, key)] = loop.create_future()
+        started = time.perf_counter()
         try:
             response = await self.inner.chat(request)
+            if response.latency_s is None:  # kept with the reply: an estimate from cached replies still knows it
+                response = replace(response, latency_s=round(time.perf_counter() - started, 4))
             self.cache.put(key, replace(response, cached=False))
             future.set_result(response)
             return response

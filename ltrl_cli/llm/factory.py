@@ -37,6 +37,8 @@ class LLMOptions:
     endpoint_check: bool = True
     max_consecutive_failures: int = 20
     outage_timeout: float = 60.0
+    meter: Any = None  # the run's Usage (ltrl_cli.llm.usage): every call is counted, the budget checked
+    role: str = "agent"  # what the calls are counted as: writer, agent or judge
 
     @classmethod
     def pick(cls, params: dict[str, Any]) -> "LLMOptions":
@@ -69,13 +71,23 @@ def make_llm(options: LLMOptions, *, offline: dict[str, Callable[..., Any]] | No
     options = env.model_options(options)  # OPENAI_BASE_URL / OPENAI_API_KEY where no flag gave one
     if options.backend in offline:
         factory = offline[options.backend]
-        return factory(options) if _takes_argument(factory) else factory()
+        return metered(factory(options) if _takes_argument(factory) else factory(), options)
     llm = _model_backend(options, offline)
-    if options.no_cache:
-        return llm
-    from ltrl_cli.llm.cache import CachedLLM, ResponseCache, default_cache_path
+    if not options.no_cache:
+        from ltrl_cli.llm.cache import CachedLLM, ResponseCache, default_cache_path
 
-    return CachedLLM(llm, ResponseCache(options.cache or default_cache_path()))
+        llm = CachedLLM(llm, ResponseCache(options.cache or default_cache_path()))
+    return metered(llm, options)
+
+
+def metered(llm: Any, options: LLMOptions, tokenizer: Callable[[str], int] | None = None) -> Any:
+    """`llm` counted into the run's usage under `options.role` (as it is without a usage,
+    or when it is not a chat model: the template writer)."""
+    if options.meter is None or not hasattr(llm, "chat"):
+        return llm
+    from ltrl_cli.llm.usage import MeteredLLM
+
+    return MeteredLLM(llm, options.meter, options.role, tokenizer=tokenizer)
 
 
 def _model_backend(options: LLMOptions, offline: dict[str, Any]) -> Any:

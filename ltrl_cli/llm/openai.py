@@ -231,13 +231,14 @@ _checked: dict[tuple[str, str], None] = {}  # endpoints found serving their mode
 def check_endpoint(llm: Any, *, judge: bool = False) -> None:
     """Before the first record: does the endpoint answer GET {base_url}/models and list the model?
 
-    `llm` is any model client (a CachedLLM is looked through); only the OpenAI-compatible
+    `llm` is any model client (a MeteredLLM and a CachedLLM are looked through); only the OpenAI-compatible
     one is checked, once per endpoint and model, unless it was built with
     endpoint_check=False (--no-endpoint-check). `judge`: it is the LLM judge's own endpoint
     (the messages then name --judge-base-url and --judge-model). Raises EndpointUnusable
     (exit 2) naming host:port, never the key, and what to fix; under 5 s when nothing answers.
     """
-    llm = getattr(llm, "inner", llm)
+    while hasattr(llm, "inner"):  # through the usage meter and the response cache
+        llm = llm.inner
     if not isinstance(llm, OpenAIChat) or not llm.endpoint_check or (llm.base_url, llm.model) in _checked:
         return
     flags = ("--judge-base-url", "--judge-model") if judge else ("--base-url", "--model")

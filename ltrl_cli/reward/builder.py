@@ -69,7 +69,7 @@ def judge_llm(options: JudgeOptions, llm_options: Any = None, llm: Any = None,
     if options.own_endpoint:
         own = replace(base, backend="openai", base_url=options.base_url or base.base_url,
                       model=options.model or base.model, api_key_env=options.api_key_env or base.api_key_env,
-                      temperature=None)
+                      temperature=None, role="judge")
         if not own.base_url or not own.model:
             raise UsageError("--judge llm needs an endpoint: give --judge-base-url and --judge-model (or "
                              "LTRL_JUDGE_BASE_URL and LTRL_JUDGE_MODEL)")
@@ -78,11 +78,11 @@ def judge_llm(options: JudgeOptions, llm_options: Any = None, llm: Any = None,
         if getattr(llm, "name", None) not in MODEL_BACKENDS:
             raise UsageError(f"--judge llm needs a model: give --judge-base-url and --judge-model "
                              f"(the {getattr(llm, 'name', 'offline')} stand-in cannot judge)")
-        return llm
+        return llm.as_role("judge") if hasattr(llm, "as_role") else llm  # its calls count as the judge's
     if base.backend not in MODEL_BACKENDS:
         raise UsageError(f"--judge llm needs a model: give --judge-base-url and --judge-model "
                          f"(--backend {base.backend} is not a model)")
-    return make_llm(base)  # its own message when --base-url or --model is missing
+    return make_llm(replace(base, role="judge"))  # its own message when --base-url or --model is missing
 
 
 def build_judge(options: JudgeOptions, llm_options: Any = None, *, llm: Any = None,

@@ -21,6 +21,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from ltrl_cli.errors import UsageError
 from ltrl_cli.llm.base import LLM, ChatRequest, EndpointDown
+from ltrl_cli.llm.usage import BudgetExhausted, record_scope
 
 JUDGES = ("exact", "contains", "llm")
 # The judge every command uses unless told: `exact` scored 0 on correct answers phrased
@@ -38,6 +39,7 @@ class Verdict:
     answer: str | None = None  # the answer the judge extracted from the response
     raw: str | None = None  # the judge model's last reply (LLM judge only)
     attempts: int = 1
+    usage: dict | None = None  # the judge model's requests and tokens for this verdict (LLM judge only)
 
     @property
     def outcome(self) -> float | None:
@@ -307,10 +309,18 @@ class LLMJudge:
         )
 
     async def judge(self, question: str | None, content: str, label: str) -> Verdict:
+        with record_scope() as used:  # inside the caller's record scope: counts there too
+            verdict = await self._ask(question, content, label)
+        verdict.usage = used.as_dict() or None
+        return verdict
+
+    async def _ask(self, question: str | None, content: str, label: str) -> Verdict:
         raw = None
         for attempt in range(self.attempts):
             try:
                 response = await self.llm.chat(self.request(question, content, label, attempt))
+            except BudgetExhausted:  # the run stops; it is not this response's fault
+                raise
             except EndpointDown:
                 raise  # gone for every response, not this one: the run stops, resumable
             except Exception as exc:  # the LLM layer already retried: report, never score 0

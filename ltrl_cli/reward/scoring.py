@@ -108,6 +108,8 @@ def with_judge(reward: dict, judge: Judge, verdict: Verdict | None) -> dict:
                "attempts": verdict.attempts}
     if verdict.raw is not None:
         details["raw"] = verdict.raw
+    if verdict.usage:
+        details["usage"] = verdict.usage
     reward["judge"] = details
     if verdict.error:
         reward["judge_error"] = verdict.error

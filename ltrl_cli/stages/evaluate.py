@@ -114,7 +114,7 @@ def remember(records: Iterable[dict[str, Any]], kept: list[dict[str, Any]]) -> I
 
 
 def summary(kept: list[dict[str, Any]], bench: Any, paper: dict[str, Any] | None, *, quiet: bool,
-            path: Path | None) -> dict[str, Any]:
+            path: Path | None, usage: dict[str, Any] | None = None) -> dict[str, Any]:
     """Build the summary; print its table on stderr; write it as JSON to `path` when given."""
     import orjson
 
@@ -124,6 +124,8 @@ def summary(kept: list[dict[str, Any]], bench: Any, paper: dict[str, Any] | None
     result = summarize(kept, bench.NAME, tuple(bench.BREAKDOWNS))
     if paper is not None:
         result["paper"] = paper
+    if usage:  # requests and tokens by role (ltrl_cli.llm.usage)
+        result["usage"] = usage
     if kept and not quiet:
         console.console.print(table(result))
     if result["ungraded_samples"]:

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from ltrl_cli.errors import BadInput
 from ltrl_cli.io import get_path
+from ltrl_cli.llm.usage import record_scope
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.reward.scoring import (ScoreOptions, check_label, check_rubrics, check_truncated, judge_responses,
                                      reward_objects, score_as_server)
@@ -161,7 +162,8 @@ async def score_item(item: Item, judge: Judge, options: ScoreOptions, limit: asy
         scored = reward_objects(judge, item.responses, verdicts, item.rubrics, options, item.truncated)
     provenance = options.describe(judge)
     if not item.grouped_lines:
-        return [{**item.records[0], "rewards": scored, "score": provenance}]
+        used = _group_usage(scored)
+        return [{**item.records[0], "rewards": scored, "score": {**provenance, **({"usage": used} if used else {})}}]
     return [{**record, "reward": reward, "score": provenance} for record, reward in zip(item.records, scored)]
 
 
@@ -177,11 +179,25 @@ def score(records: Iterable[dict], *, judge: Judge, options: ScoreOptions = Scor
     limit = asyncio.Semaphore(concurrency)  # binds to the loop that first uses it (Python >= 3.10)
 
     async def run(item: Item) -> list[dict]:
-        return await score_item(item, judge, options, limit)
+        if item.grouped_lines:  # one line, one response: the judge's own scope is the line's
+            return await score_item(item, judge, options, limit)
+        with record_scope():  # a record holding a group: one record of the per-record figures
+            return await score_item(item, judge, options, limit)
 
     stream = items(records, keys, options, stats=stats, skip_bad=skip_bad)
     for scored in bounded_map(run, stream, concurrency=concurrency, keep_order=True):
         yield from scored
+
+
+def _group_usage(rewards: list[dict]) -> dict:
+    """The judge usage of a group's responses, summed (each reward keeps its own)."""
+    total: dict = {}
+    for reward in rewards:
+        for role, tally in ((reward.get("judge") or {}).get("usage") or {}).items():
+            into = total.setdefault(role, {})
+            for key, value in tally.items():
+                into[key] = into.get(key, 0) + value
+    return total
 
 
 def judge_errors(record: dict) -> int:

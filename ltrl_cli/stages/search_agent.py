@@ -30,6 +30,7 @@ from ltrl_cli.backends.base import PageIndex
 from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.io import derived_seed
 from ltrl_cli.llm.base import LLM
+from ltrl_cli.llm.usage import record_scope
 from ltrl_cli.reward.judge import Judge
 from ltrl_cli.stats import Stats
 
@@ -103,20 +104,27 @@ class _Runner:
         if self.semaphore is None:  # made on the loop that runs the calls
             self.semaphore = asyncio.Semaphore(self.options.concurrency)
         question, label = record["question"], str(record["answer"])
-        rollouts = await asyncio.gather(*(self._rollout(record["id"], question, label, i)
-                                          for i in range(self.options.rollouts)))
-        return {**record, "rollouts": list(rollouts), "agent": self._agent(rollouts)}
+        with record_scope() as used:
+            rollouts = await asyncio.gather(*(self._rollout(record["id"], question, label, i)
+                                              for i in range(self.options.rollouts)))
+        agent = self._agent(rollouts)
+        if used.roles:
+            agent["usage"] = used.as_dict()
+        return {**record, "rollouts": list(rollouts), "agent": agent}
 
     async def _rollout(self, record_id: str, question: str, label: str, index: int) -> dict:
         seed = derived_seed(self.options.seed, record_id, index)
         tools = AgentTools(self.service, self.options.tools)
-        # The policy gets the question and nothing else of the record.
-        result = await run_rollout(self.llm, self.protocol, tools, question, budgets=self.options.budgets,
-                                   sampling=self.options.sampling, seed=seed,
-                                   cache_key=[str(record_id), index], semaphore=self.semaphore,
-                                   keep_think=self.options.keep_think)
-        result = {"index": index, **result}
-        await self._judge(result, question, label)
+        with record_scope() as used:  # inside the question's: counts into both
+            # The policy gets the question and nothing else of the record.
+            result = await run_rollout(self.llm, self.protocol, tools, question, budgets=self.options.budgets,
+                                       sampling=self.options.sampling, seed=seed,
+                                       cache_key=[str(record_id), index], semaphore=self.semaphore,
+                                       keep_think=self.options.keep_think)
+            result = {"index": index, **result}
+            await self._judge(result, question, label)
+        if used.roles:
+            result["usage"] = used.as_dict()
         return result
 
     async def _judge(self, rollout: dict, question: str, label: str) -> None:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Iterator
 from ltrl_cli.backends.base import PageStore, Searcher, clip
 from ltrl_cli.concurrency import bounded_map
 from ltrl_cli.errors import BadInput
+from ltrl_cli.llm.usage import record_scope
 from ltrl_cli.synth.checks import run_checks
 from ltrl_cli.synth.questions import Chain, ChainPage, Draft, SynthOptions, Writer, sentence_with
 
@@ -41,7 +42,11 @@ def synth(records: Iterable[dict], *, pages: PageStore, writer: Writer, searcher
         record, chain, problem = item
         if chain is None:
             return record, None, Draft(problem=problem)
-        return record, chain, await writer.write(chain)
+        with record_scope() as used:
+            draft = await writer.write(chain)
+        if used.roles:
+            draft.notes["usage"] = used.as_dict()
+        return record, chain, draft
 
     for record, chain, draft in bounded_map(write, prepared, concurrency=options.concurrency,
                                             keep_order=options.keep_order):

@@ -110,10 +110,14 @@ def test_the_cache_makes_a_rerun_free_and_identical(tmp_path):
         second = run_eval(server, "frames", data, "--cache", str(cache))
         assert len(server.requests) == calls  # generations and verdicts both came from the cache
     assert second.returncode == 0, second.stderr.decode()
-    strip = [{**r, "samples": [{k: v for k, v in s.items() if k != "cached"} for s in r["samples"]]}
-             for r in jsonl(first.stdout)]
-    assert [{**r, "samples": [{k: v for k, v in s.items() if k != "cached"} for s in r["samples"]]}
-            for r in jsonl(second.stdout)] == strip
+    def strip(records):  # what differs: the cached flags and counts (a cached reply is not spent)
+        return [{**{k: v for k, v in r.items() if k != "usage"},
+                 "samples": [{k: v for k, v in s.items() if k not in ("cached", "usage")} for s in r["samples"]]}
+                for r in records]
+
+    assert strip(jsonl(second.stdout)) == strip(jsonl(first.stdout))
+    usage = [r["usage"] for r in jsonl(second.stdout)]
+    assert all(u[role]["cached"] == u[role]["requests"] > 0 for u in usage for role in u)
     assert all(s["cached"] for r in jsonl(second.stdout) for s in r["samples"])
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from ltrl_cli.errors import UsageError
@@ -58,7 +60,7 @@ def test_without_judge_options_the_command_model_judges():
     assert build_judge(JudgeOptions(name="llm"), COMMAND, llm=agent, make_llm=made).llm is agent
     assert made.built == []
     build_judge(JudgeOptions(name="llm"), COMMAND, make_llm=made)  # score: its model options are the judge's
-    assert made.built == [COMMAND]
+    assert made.built == [replace(COMMAND, role="judge")]  # its calls are counted as the judge's
 
 
 def test_an_offline_stand_in_cannot_judge():
