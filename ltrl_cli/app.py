@@ -45,7 +45,7 @@ the endpoint fails its check before the first record), 75 a budget stopped the r
 # The order of `ltrl --help` (the pipeline's) and of loading the command modules;
 # modules it does not name follow alphabetically.
 ORDER = ["corpus", "index", "walk", "synth", "search_agent", "tier", "assemble", "stats", "export",
-         "score", "grpo", "eval"]
+         "score", "grpo", "eval", "judge_audit"]
 
 
 class _PipelineOrder(TyperGroup):
