@@ -216,7 +216,8 @@ def test_search_agent_counts_the_agent_and_its_judge_apart(demo_index, tmp_path)
     for record in jsonl(result.stdout):
         assert record["agent"]["usage"] == {
             "agent": {"requests": 2, "cached": 0, "prompt_tokens": 100, "completion_tokens": 20},
-            "judge": {"requests": 2, "cached": 0, "prompt_tokens": 60, "completion_tokens": 10}}
+            # both rollouts answered the same: the second verdict is the first's (sent once, counted cached)
+            "judge": {"requests": 2, "cached": 1, "prompt_tokens": 60, "completion_tokens": 10}}
         assert record["rollouts"][0]["usage"]["judge"]["requests"] == 1
         assert record["rollouts"][0]["judge"]["usage"]["judge"]["prompt_tokens"] == 30
     summary = orjson.loads((tmp_path / "u.json").read_bytes())
@@ -236,3 +237,42 @@ def test_score_records_the_judge_usage_of_each_line(tmp_path):
                                                                 "completion_tokens": 5}}
     summary = orjson.loads((tmp_path / "u.json").read_bytes())
     assert summary["records"] == 3 and summary["roles"]["judge"]["requests"] == 3
+
+
+# ---------------------------------------------------------------- eval: per question, estimate, budget
+
+
+def test_eval_counts_the_model_and_its_judge_per_question_and_estimates(tmp_path):
+    from tests.eval.eval_fixtures import Oracle, invoke, write_benchmark
+
+    data, answers = write_benchmark("frames", tmp_path / "data")
+    with FakeOpenAI(Oracle("frames", answers)) as server:
+        common = ("eval", "-b", "frames", "--data", str(data), "--base-url", server.base_url, "--model", "m",
+                  "--samples", "2", "--cache", str(tmp_path / "c.sqlite"))
+        sampled = invoke(*common, "--estimate", "1", "--usage", str(tmp_path / "u.json"))
+        asked = len(server.requests)
+        full = invoke(*common, "--summary", str(tmp_path / "s.json"))
+    assert sampled.returncode == 0, sampled.stderr
+    assert asked == 3  # 2 samples of one question, each judged; the same answer is judged once (sent once)
+    estimate = orjson.loads((tmp_path / "u.json").read_bytes())["estimate"]
+    questions = len(answers)
+    assert estimate["total_records"] == questions and estimate["requests"]["projected"] == 4 * questions
+    assert full.returncode == 0, full.stderr
+    records = jsonl(full.stdout)
+    assert set(records[0]["usage"]) == {"agent", "judge"} and records[0]["usage"]["agent"]["requests"] == 2
+    assert records[0]["usage"]["agent"]["cached"] == 2  # the estimate's sample was not paid twice
+    usage = orjson.loads((tmp_path / "s.json").read_bytes())["usage"]
+    assert usage["records"] == questions and usage["total"]["requests"] == 4 * questions
+    assert usage["total"]["sent"] <= 4 * questions - 4
+
+
+def test_eval_stops_at_its_budget(tmp_path):
+    from tests.eval.eval_fixtures import Oracle, invoke, write_benchmark
+
+    data, answers = write_benchmark("frames", tmp_path / "data")
+    with FakeOpenAI(Oracle("frames", answers)) as server:
+        stopped = invoke("eval", "-b", "frames", "--data", str(data), "--base-url", server.base_url, "--model", "m",
+                         "--samples", "2", "--concurrency", "1", "--no-cache", "--max-requests", "5")
+        assert len(server.requests) == 5
+    assert stopped.returncode == 75 and b"budget reached: --max-requests 5" in stopped.stderr
+    assert len(jsonl(stopped.stdout)) == 1  # the first question (4 requests) is whole; the second is not written
