@@ -52,7 +52,8 @@ def walks(demo_index) -> list[dict]:
 
 
 def synth_args(demo_index, server, cache, *extra: str) -> list[str]:
-    return ["synth", "--index", str(demo_index), "--backend", "openai", "--base-url", server.base_url, "--model", "w",
+    return ["synth", "--index", str(demo_index), "--backend", "openai", "--base-url", server.base_url,
+            "--model", "writer-7b",
             "--cache", str(cache), "--no-chain-check", "--max-retries", "0", *extra]
 
 
@@ -210,7 +211,7 @@ QUESTIONS = [{"id": f"q{i}", "question": f"When was the astronomer {i} born?", "
 def test_search_agent_counts_the_agent_and_its_judge_apart(demo_index, tmp_path):
     with FakeOpenAI(by_role) as server:
         result = run_ltrl("search-agent", "--index", str(demo_index), "-k", "2", "--backend", "openai",
-                          "--base-url", server.base_url, "--model", "a", "--judge", "llm", "--cache",
+                          "--base-url", server.base_url, "--model", "agent", "--judge", "llm", "--cache",
                           str(tmp_path / "c.sqlite"), "--usage", str(tmp_path / "u.json"), input=to_jsonl(QUESTIONS))
     assert result.returncode == 0, result.stderr
     for record in jsonl(result.stdout):

@@ -141,13 +141,18 @@ def _judge(params: dict, usage: Any) -> Any:
     from ltrl_cli.llm.factory import LLMOptions
     from ltrl_cli.reward.builder import build_judge
 
-    judging = judge_options(params)
-    llm_options = replace(LLMOptions.pick(params), meter=usage, role="judge")
+    from ltrl_cli.commands.options import check_endpoints
+    from ltrl_cli.llm import env
+
+    judging = env.judge_options(judge_options(params))  # LTRL_JUDGE_* fill what no flag gave
+    llm_options = env.model_options(replace(LLMOptions.pick(params), meter=usage, role="judge"))
     if judging.name == "llm" and not (judging.own_endpoint or (llm_options.base_url and llm_options.model)):
         console.warn("judge-audit: no judge endpoint (--judge-base-url and --judge-model, or --base-url and "
                      "--model): probes, stability and the invalid-reply rate are skipped")
         return None
-    return build_judge(judging, llm_options)
+    the_judge = build_judge(judging, llm_options)
+    check_endpoints(judge=the_judge, judging=judging)  # before any probe: a wrong URL is one line, exit 2
+    return the_judge
 
 
 def _write(result: dict, output: Path | None) -> None:
