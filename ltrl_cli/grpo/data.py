@@ -4,7 +4,8 @@
   (`input_messages`, `label`, `metadata.rubrics`);
 - parquet from `ltrl export --format trl` (`prompt`, `label`, `rubrics`, `question`, `id`)
   or `--format verl` (`prompt`, `reward_model.ground_truth`, `extra_info`);
-- a folder written by `datasets`' `save_to_disk`, or a dataset name on the Hugging Face
+- a folder written by `datasets`' `save_to_disk`, a dataset folder in the hub's layout
+  (`ltrl export -o DIR/`: data files and a card), or a dataset name on the Hugging Face
   hub, in any of those layouts (its `train` split, or its only one).
 
 Every row is brought to the assemble layout and checked as a JSONL line is (READS["grpo"]).
@@ -19,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from ltrl_cli.errors import BadInput, UsageError, check_installed
+from ltrl_cli.errors import BadInput, check_installed
 from ltrl_cli.io import get_path, read_records
 from ltrl_cli.records import READS
 from ltrl_cli.stats import Stats
@@ -73,16 +74,17 @@ def iter_rows(source: str, *, skip_bad: bool = False, stats: Stats | None = None
 
 
 def data_kind(source: str) -> str:
-    """jsonl | parquet | disk (a save_to_disk folder) | hub (a dataset name).
+    """jsonl | parquet | disk (a save_to_disk folder) | folder (a dataset folder in the hub's
+    layout, as `ltrl export -o DIR/` writes) | hub (a dataset name).
 
     >>> data_kind("train.parquet"), data_kind("org/some-dataset")
     ('parquet', 'hub')
     """
     path = Path(source).expanduser()
     if path.is_dir():
-        if not any((path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json", "state.json")):
-            raise UsageError(f"--data {source}: a folder, but not one written by datasets' save_to_disk")
-        return "disk"
+        if any((path / name).is_file() for name in ("dataset_info.json", "dataset_dict.json", "state.json")):
+            return "disk"
+        return "folder"
     if source.endswith(".parquet"):
         return "parquet"
     if path.exists() or source.startswith((".", "/", "~")) or source.endswith((".jsonl", ".json", ".gz")):
@@ -107,7 +109,7 @@ def _table(source: str, kind: str) -> Iterator[dict]:
     try:
         loaded = datasets.load_from_disk(source) if kind == "disk" else datasets.load_dataset(source)
     except Exception as exc:  # noqa: BLE001 - the hub client, the network and the cache each raise their own
-        where = "the Hugging Face hub" if kind == "hub" else "disk"
+        where = {"hub": "the Hugging Face hub", "disk": "disk"}.get(kind, "a dataset folder")
         raise BadInput(f"cannot load it from {where} ({type(exc).__name__}: {str(exc).splitlines()[0]})",
                        source=source) from None
     yield from _split(loaded, source)

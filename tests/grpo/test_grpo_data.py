@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ltrl_cli.errors import BadInput, UsageError
+from ltrl_cli.errors import BadInput
 from ltrl_cli.grpo.data import data_kind, load_rows
 from ltrl_cli.stages import export
 from tests.conftest import run_ltrl, to_jsonl
@@ -37,8 +37,16 @@ def test_save_to_disk_folders_dataset_or_train_split(tmp_path):
     assert load_rows(str(tmp_path / "flat")) == WANT
     assert load_rows(str(tmp_path / "splits")) == WANT  # the train split
     (tmp_path / "plain").mkdir()
-    with pytest.raises(UsageError, match="not one written by datasets' save_to_disk"):
-        data_kind(str(tmp_path / "plain"))
+    with pytest.raises(BadInput, match="plain: cannot load it from a dataset folder"):
+        load_rows(str(tmp_path / "plain"))
+
+
+@pytest.mark.parametrize("fmt", ["trl", "verl"])
+def test_ltrl_export_dataset_folders_with_their_card(tmp_path, fmt):
+    result = run_ltrl("export", "--format", fmt, "-o", f"{tmp_path}/out/", input=to_jsonl(RECORDS))
+    assert result.returncode == 0, result.stderr.decode()
+    assert data_kind(str(tmp_path / "out")) == "folder"
+    assert load_rows(str(tmp_path / "out")) == WANT
 
 
 def test_a_bad_row_names_its_source_and_number(tmp_path):
