@@ -174,9 +174,7 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
     """Check the run can start, write OUTDIR/ltrl-grpo.yaml, and return the torchrun argv."""
     if uses_vllm(settings):
         require_vllm()
-    for tracker in trackers(settings):
-        if tracker in TRACKER_MODULES:
-            check_installed(TRACKER_MODULES[tracker], tracker, f"--report-to {tracker}")
+    check_trackers(trackers(settings))
     if gpus is None:
         gpus = 0 if settings.use_cpu else visible_gpus()
     if uses_vllm_server(settings) and (settings.use_cpu or not gpus):
@@ -247,6 +245,21 @@ def check_vllm_server(url: str, timeout: float, *, poll: float = 2.0, sleep: Cal
     if not isinstance(config, dict) or config.get("weight_transfer_config") is None:
         raise BackendError(f"vLLM server {base} has no weight-transfer engine, so training could not update "
                            f"it; {SERVE_HINT}")
+
+
+def check_trackers(names: list[str]) -> None:
+    """Each --report-to name is one of transformers' integrations, and the three ltrl has
+    extras for are installed (the ranks would fail only after loading the model)."""
+    from transformers.integrations.integration_utils import INTEGRATION_TO_CALLBACK
+
+    for name in names:
+        if name == "all":  # transformers' "every integration installed"
+            continue
+        if name not in INTEGRATION_TO_CALLBACK:
+            raise UsageError(f"--report-to {name!r}: expected none, all or one of "
+                             f"{', '.join(sorted(INTEGRATION_TO_CALLBACK))}")
+        if name in TRACKER_MODULES:
+            check_installed(TRACKER_MODULES[name], name, f"--report-to {name}")
 
 
 def check_source(source: str | None, flag: str) -> None:
