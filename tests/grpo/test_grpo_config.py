@@ -163,3 +163,11 @@ def test_the_judge_settings_reach_the_one_judge_builder(tmp_path):
     assert default.read is J.parse_strict and default.extra == {"chat_template_kwargs": {"enable_thinking": False}}
     with pytest.raises(UsageError, match="judge_prompt_file: .* is not a file"):
         merge(s, {"judge_prompt_file": str(tmp_path / "missing.txt")})
+
+
+@pytest.mark.parametrize("name", ["grpo-paper.yaml", "grpo-tiny.yaml"])
+def test_the_example_configs_are_valid_settings(tmp_path, name):
+    from tests.conftest import ROOT
+
+    s = merge(GrpoSettings(output_dir=str(tmp_path)), read_yaml(ROOT / "examples" / "configs" / name))
+    grpo_config(s, world_size=1, on_gpu=False)  # and TRL takes them
