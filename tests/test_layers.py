@@ -10,7 +10,7 @@ Layers, top to bottom (a module may import its own layer and the ones below):
        context/, corpus
     1  backends/, llm/                           indexes, pages, tokenizers, model clients
     0  io, errors, records, schema, stats,       the ground floor
-       console, think, keyenv, concurrency, lru, signals,
+       console, think, keyenv, concurrency, lru, provenance, signals,
        the package
 
 Imports inside functions count like the others: a lazy import is still a dependency.
@@ -39,7 +39,7 @@ LAYERS = {
     "ltrl_cli.backends": 1, "ltrl_cli.llm": 1,
     "ltrl_cli": 0, "ltrl_cli.io": 0, "ltrl_cli.errors": 0, "ltrl_cli.records": 0, "ltrl_cli.console": 0,
     "ltrl_cli.concurrency": 0, "ltrl_cli.lru": 0, "ltrl_cli.think": 0, "ltrl_cli.keyenv": 0,
-    "ltrl_cli.schema": 0, "ltrl_cli.stats": 0, "ltrl_cli.signals": 0,
+    "ltrl_cli.schema": 0, "ltrl_cli.stats": 0, "ltrl_cli.signals": 0, "ltrl_cli.provenance": 0,
 }
 
 # Layers whose modules stand alone: one stage never imports another.

@@ -119,7 +119,7 @@ def _export_file(run, records, fmt: str, output: str, seen) -> None:
 def _export_folder(records, fmt: str, folder: Path, seen, *, corpus: str | None, name: str | None) -> int:
     """A dataset folder: the data under data/, then its card; returns the row count."""
     from ltrl_cli import __version__
-    from ltrl_cli.eval.results import command_line
+    from ltrl_cli.provenance import command_line, git_hash
     from ltrl_cli.io import replacing
     from ltrl_cli.stages import card as C
     from ltrl_cli.stages.export import rows, schema, write_parquet
@@ -136,7 +136,8 @@ def _export_folder(records, fmt: str, folder: Path, seen, *, corpus: str | None,
         if stale != path and not stale.name.startswith("."):
             stale.unlink()
     text = C.card(name=name or folder.resolve().name, fmt=fmt, rows=count, path=path, corpus=corpus,
-                  observed=observed, command=command_line(), version=__version__,
+                  observed=observed, command=command_line(),
+                  version=__version__ + (f" (commit {commit})" if (commit := git_hash()) else ""),
                   arrow_schema=None if fmt == "slime" else schema(fmt))
     with replacing(folder / C.CARD) as tmp:
         tmp.write_text(text, encoding="utf-8")

@@ -20,15 +20,13 @@ by default the model), one column per benchmark in the paper's order, and the av
 from __future__ import annotations
 
 import random
-import shlex
-import subprocess
-import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 from urllib.parse import urlsplit
 
 from ltrl_cli.errors import BadInput
+from ltrl_cli.provenance import command_line, git_hash
 
 BOOTSTRAP_ITERATIONS = 1000
 ORDER = ("mrcr", "aa-lcr", "longreason", "frames", "longbench-v2")  # the paper's table
@@ -67,31 +65,6 @@ def endpoint_host(base_url: str | None) -> str | None:
     if not parts.hostname:
         return None
     return parts.hostname + (f":{parts.port}" if parts.port else "")
-
-
-def command_line(argv: Sequence[str] | None = None) -> str:
-    """The command as typed, `ltrl` first, credentials in URLs replaced by `***`."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    shown = [_hide_credentials(a) for a in args]
-    return shlex.join(["ltrl", *shown])
-
-
-def _hide_credentials(arg: str) -> str:
-    parts = urlsplit(arg) if "://" in arg else None
-    if parts is None or not (parts.username or parts.password):
-        return arg
-    return arg.replace(parts.netloc, "***@" + parts.netloc.rsplit("@", 1)[1])
-
-
-def git_hash() -> str | None:
-    """The short commit of ltrl's own checkout, when it runs from one (an editable install)."""
-    here = Path(__file__).resolve().parent
-    try:
-        done = subprocess.run(["git", "-C", str(here), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
 
 
 def results_object(summary: dict[str, Any], item_scores: Sequence[float], config: dict[str, Any],

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from ltrl_cli.eval.results import bootstrap_stderr, command_line, compare, markdown
+from ltrl_cli.eval.results import bootstrap_stderr, compare, markdown
+from ltrl_cli.provenance import command_line
 from tests.eval.eval_fixtures import Oracle, invoke, write_benchmark
 from tests.fake_openai import FakeOpenAI
 
