@@ -78,7 +78,8 @@ Label = Annotated[Optional[str], typer.Option(
 Compare = Annotated[Optional[str], typer.Option(
     "--compare", rich_help_panel=OUT, metavar="paper|FILE",
     help="paper: put the paper's figures beside the score. A results file or folder, followed by more "
-         "(`--compare A.json B.json ...`): compare those runs side by side (no benchmark is run).")]
+         "(`--compare A.json B.json ...`): compare those runs side by side (no benchmark is run); `paper` among "
+         "them adds the paper's before/after rows for --paper-model.")]
 CompareFiles = Annotated[Optional[list[Path]], typer.Argument(
     metavar="[FILE]...", show_default=False, help="More results files for --compare.")]
 TableFile = Annotated[Optional[Path], typer.Option(
@@ -144,7 +145,7 @@ def eval_command(
 
     with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files)) as run:
         if _comparing(compare, files):
-            _compare([Path(compare), *(files or [])], table)
+            _compare([Path(compare), *(files or [])], table, paper_model)
             return
         params = dict(locals())
         options = LLMOptions.pick(params)
@@ -293,7 +294,7 @@ def _comparing(compare: str | None, files: list[Path] | None) -> bool:
     return bool(files) or compare not in (None, "paper")
 
 
-def _compare(paths: list[Path], table: Path | None) -> None:
+def _compare(paths: list[Path], table: Path | None, paper_model: str) -> None:
     """Print the runs side by side on stderr; write the table as markdown or JSON."""
     import orjson
 
@@ -303,7 +304,7 @@ def _compare(paths: list[Path], table: Path | None) -> None:
 
     if table is not None and table.suffix not in (".md", ".json"):
         raise UsageError(f"--table {table}: name a .md (markdown) or .json file")
-    result = compare(paths)
+    result = compare(paths, paper_model)
     console.console.print(rich_table(result))
     if table is not None:
         table.parent.mkdir(parents=True, exist_ok=True)

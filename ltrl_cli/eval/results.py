@@ -129,24 +129,50 @@ def label_of(run: dict[str, Any], path: Path) -> str:
     return str(config.get("label") or config.get("model") or Path(path).stem)
 
 
-def compare(paths: Iterable[Path]) -> dict[str, Any]:
+PAPER = "paper"  # stands, among the files, for the paper's two rows (eval/paper.py)
+
+
+def compare(paths: Iterable[Path | str], paper_model: str = "qwen3-4b-thinking") -> dict[str, Any]:
     """Runs side by side (files, or folders of them): {"benchmarks": [...], "rows": [{"label", "files", "scores": {bench:
     {"score", "score_stderr", "n"}}, "average"}]}. Files with the same label (one model's
     runs of several benchmarks) make one row; the average is over the benchmarks a row has,
-    given only when it has them all."""
+    given only when it has them all. `paper` among the paths adds the paper's figures for
+    `paper_model`, before and after LongTraceRL, as two rows in that place."""
     rows: dict[str, dict[str, Any]] = {}
-    for path in expand(paths):
-        run = load_results(path)
-        row = rows.setdefault(label_of(run, path), {"label": label_of(run, path), "files": [], "scores": {}})
-        row["files"].append(str(path))
-        for bench, entry in run["results"].items():
-            row["scores"][bench] = {k: entry.get(k) for k in ("score", "score_stderr", "n")}
-    seen = {b for row in rows.values() for b in row["scores"]}
+    for path in paths:
+        if str(path) == PAPER:
+            rows.update({row["label"]: row for row in paper_rows(paper_model)})
+            continue
+        for found in expand([path]):
+            _add_run(rows, load_results(found), found)
+    seen = {b for row in rows.values() for b in row["scores"] if row["scores"][b].get("score") is not None}
     benchmarks = [b for b in ORDER if b in seen] + sorted(seen - set(ORDER))
     for row in rows.values():
         values = [row["scores"].get(b, {}).get("score") for b in benchmarks]
+        reported = row.pop("reported_average", None)  # the paper's own average, over all five
         row["average"] = round(sum(values) / len(values), 1) if values and None not in values else None
+        if reported is not None and set(ORDER) <= set(benchmarks):
+            row["average"] = reported
     return {"benchmarks": benchmarks, "rows": list(rows.values())}
+
+
+def _add_run(rows: dict[str, dict[str, Any]], run: dict[str, Any], path: Path) -> None:
+    row = rows.setdefault(label_of(run, path), {"label": label_of(run, path), "files": [], "scores": {}})
+    row["files"].append(str(path))
+    for bench, entry in run["results"].items():
+        row["scores"][bench] = {k: entry.get(k) for k in ("score", "score_stderr", "n")}
+
+
+def paper_rows(model: str) -> list[dict[str, Any]]:
+    """The paper's figures for `model` as two comparison rows (no standard errors: not published)."""
+    from ltrl_cli.eval.paper import FIGURES, paper_figures
+
+    paper_figures(model, ORDER[0])  # an unknown model is a UsageError naming the choices
+    entry = FIGURES[model]
+    return [{"label": f"paper: {entry['model']}" + (" + LongTraceRL" if side == "trained" else ""), "files": [],
+             "scores": {b: {"score": entry[side].get(b), "score_stderr": None, "n": None} for b in ORDER},
+             "reported_average": entry[side].get("average")}
+            for side in ("base", "trained")]
 
 
 def _cell(entry: dict[str, Any] | None) -> str:

@@ -94,3 +94,22 @@ def test_command_line_hides_credentials_in_urls():
 def test_markdown_without_a_second_run_has_no_change_row():
     table = {"benchmarks": ["mrcr"], "rows": [{"label": "a", "scores": {"mrcr": {"score": 40.0}}, "average": 40.0}]}
     assert markdown(table) == "| run | mrcr | average |\n|---|---|---|\n| a | 40.0 | 40.0 |\n"
+
+
+def test_paper_among_the_files_adds_the_papers_rows(two_runs, tmp_path):
+    table = tmp_path / "with-paper.md"
+    result = invoke("eval", "--compare", "paper", str(two_runs["base"]), str(two_runs["trained"]), "--table", str(table))
+    assert result.returncode == 0, result.stderr.decode()
+    lines = table.read_text().splitlines()
+    # the paper's five columns; the runs' benchmarks they lack are "-" (and so their average)
+    assert lines[0] == "| run | mrcr | aa-lcr | longreason | frames | longbench-v2 | average |"
+    assert lines[2] == "| paper: Qwen3-4B-Thinking-2507 | 36.2 | 33.2 | 78.5 | 76.7 | 41.7 | 53.3 |"
+    assert lines[3] == "| paper: Qwen3-4B-Thinking-2507 + LongTraceRL | 45.8 | 41.8 | 83.8 | 79.5 | 44.1 | 59.0 |"
+    assert lines[5] == "| trained | 100.0 ± 0.0 | - | - | - | 100.0 ± 0.0 | - |"
+    bad = invoke("eval", "--compare", "paper", str(two_runs["base"]), "--paper-model", "gpt")
+    assert bad.returncode == 2 and "--paper-model 'gpt'" in bad.stderr.decode()
+
+
+def test_the_papers_own_average_when_every_benchmark_is_there():
+    table = compare(["paper"])
+    assert [row["average"] for row in table["rows"]] == [53.3, 59.0]  # the paper's, not recomputed
