@@ -144,6 +144,10 @@ def eval_command(
     from ltrl_cli.llm.factory import LLMOptions
 
     with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files)) as run:
+        if files and compare is None:
+            from ltrl_cli.errors import UsageError
+
+            raise UsageError(f"unexpected argument {str(files[0])!r}: files are compared with --compare FILE FILE...")
         if _comparing(compare, files):
             _compare([Path(compare), *(files or [])], table, paper_model)
             return

@@ -75,9 +75,11 @@ def test_compare_reads_summary_files_and_refuses_other_json(tmp_path):
     assert bad.returncode == 2 and "name a .md (markdown) or .json file" in bad.stderr.decode()
 
 
-def test_a_run_needs_a_benchmark():
+def test_a_run_needs_a_benchmark_and_takes_no_files():
     result = invoke("eval", "--data", "x")
     assert result.returncode == 2 and "--benchmark is required" in result.stderr.decode()
+    stray = invoke("eval", "-b", "mrcr", "--data", "x", "extra.json")
+    assert stray.returncode == 2 and "unexpected argument 'extra.json'" in stray.stderr.decode()
 
 
 def test_bootstrap_stderr_matches_the_analytic_one_roughly():
