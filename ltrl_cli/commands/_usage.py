@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-import time
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -60,14 +59,12 @@ def accounted(run: Any, spend: Spending, *, input_size: Any = None) -> Iterator[
     from ltrl_cli.llm.usage import estimate_table, project
 
     run.usage = spend.usage
-    started = time.perf_counter()
     report: dict[str, Any] = {}
     try:
         yield spend.usage
         if spend.estimate is not None:
             total = spend.total or _whole_input(input_size, spend.shards)
-            report["estimate"] = project(spend.usage, total, concurrency=spend.concurrency,
-                                         sample_wall_s=time.perf_counter() - started)
+            report["estimate"] = project(spend.usage, total, concurrency=spend.concurrency)
             console.info(estimate_table(report["estimate"]))
     finally:
         if spend.path is not None:

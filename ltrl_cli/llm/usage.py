@@ -163,7 +163,10 @@ def record_scope(observe: bool = True) -> Iterator[RecordUsage]:
     try:
         yield scope
     finally:
-        _current.reset(token)
+        try:
+            _current.reset(token)
+        except ValueError:  # a coroutine closed at teardown, from another context: nothing to restore
+            pass
         if observe and parent is None and scope.meter is not None:
             scope.meter.observe(scope)
 
@@ -283,7 +286,7 @@ class Usage:
         self.spread = {name: _Spread() for name in (*PER_RECORD, "cost")}
         self.reserved = 0  # requests admitted and not yet answered
         self.stopped: str | None = None  # the budget that stopped the run
-        self.started = time.perf_counter()
+        self.first_call: float | None = None  # when the first model call was made (start-up excluded)
         self._lock = threading.Lock()
 
     # -- fed by MeteredLLM and record_scope ------------------------------------------------
@@ -316,6 +319,8 @@ class Usage:
     def add(self, role: str, prompt: int, completion: int, *, cached: bool, estimated: bool,
             latency: float | None) -> None:
         with self._lock:
+            if self.first_call is None:
+                self.first_call = time.perf_counter() - (latency or 0.0)
             self.roles.setdefault(role, Tally()).add(prompt, completion, cached=cached, estimated=estimated,
                                                      latency=latency)
 
@@ -468,26 +473,30 @@ class MeteredLLM:
 Z95 = 1.96
 
 
-def project(usage: Usage, total: int, *, concurrency: int, sample_wall_s: float) -> dict[str, Any]:
+def project(usage: Usage, total: int, *, concurrency: int) -> dict[str, Any]:
     """What the whole input would cost, from the records metered so far (the sample).
 
-    Each figure is `total x the sample's per-record mean`, with a 95% interval of
-    `total x 1.96 x sd / sqrt(n)` (the uncertainty of the mean; n records in the sample).
-    Wall time is requests x mean latency / concurrency (the endpoint kept busy at
-    `concurrency`), beside the sample's own pace scaled up, which is slower when the
-    sample was too small to fill the window.
+    Each figure is the sample's sum plus `total - n` times its per-record mean, with a 95%
+    prediction interval of 1.96 x sd x sqrt(m^2/n + m), m = total - n: the uncertainty of
+    the mean (m^2 sd^2 / n) and the spread of the m records still to come (m sd^2). Wall
+    time is given as a range: requests x mean latency / concurrency (the endpoint kept busy
+    at `concurrency`, the least it can take) and the sample's own pace from its first model
+    call, scaled up (slower than the run when the sample was too small to fill the window,
+    and it counts the stage's own work between calls: searches, checks).
     """
     data = usage.as_dict()
     n = usage.records
     if not n:
         raise UsageError("--estimate: the sample made no model call, so there is nothing to project "
                          "(an offline backend, or every record was rejected before its model call)")
+    total = max(total, n)
+    rest = total - n
 
     def figure(name: str) -> dict[str, float]:
         s, digits = usage.spread[name], 8 if name == "cost" else 2
-        half = Z95 * total * s.sd / math.sqrt(n) if n > 1 else None
-        mid = total * s.mean
-        return {"projected": round(mid, digits), "low": None if half is None else round(max(0.0, mid - half), digits),
+        mid = n * s.mean + rest * s.mean
+        half = Z95 * s.sd * math.sqrt(rest * rest / n + rest) if n > 1 else None
+        return {"projected": round(mid, digits), "low": None if half is None else round(max(n * s.mean, mid - half), digits),
                 "high": None if half is None else round(mid + half, digits), "per_record_mean": round(s.mean, digits + 2),
                 "per_record_sd": round(s.sd, digits + 2)}
 
@@ -501,7 +510,8 @@ def project(usage: Usage, total: int, *, concurrency: int, sample_wall_s: float)
     requests = out["requests"]["projected"]
     out["wall_s"] = None if latency is None else round(requests * latency / max(1, concurrency), 1)
     out["latency_s_mean"] = None if latency is None else round(latency, 4)
-    out["sample_pace_wall_s"] = round(sample_wall_s * total / n, 1)
+    pace = time.perf_counter() - usage.first_call if usage.first_call is not None else None
+    out["sample_pace_wall_s"] = None if pace is None else round(pace * total / n, 1)
     if usage.prices is not None:
         out["cost"] = figure("cost")
     if n < 10:
@@ -523,8 +533,9 @@ def estimate_table(estimate: dict[str, Any]) -> str:
         value = fmt(f["projected"])
         lines.append(f"  {label:<18} {value}{interval}  [{f['per_record_mean']:,.4g} per record]")
     if e["wall_s"] is not None:
-        lines.append(f"  {'wall time':<18} {_duration(e['wall_s'])} at --concurrency {e['concurrency']} "
-                     f"({e['latency_s_mean']:.3g}s a request); the sample's pace: {_duration(e['sample_pace_wall_s'])}")
+        pace = f" to {_duration(e['sample_pace_wall_s'])} (the sample's pace)" if e["sample_pace_wall_s"] else ""
+        lines.append(f"  {'wall time':<18} {_duration(e['wall_s'])} (the endpoint busy at --concurrency "
+                     f"{e['concurrency']}, {e['latency_s_mean']:.3g}s a request){pace}")
     for role, figures in e["by_role"].items():
         lines.append(f"  {role:<18} {figures['requests']:,.0f} requests, {figures['prompt_tokens']:,.0f}+"
                      f"{figures['completion_tokens']:,.0f} tokens")
