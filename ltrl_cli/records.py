@@ -58,7 +58,7 @@ class AgentRecord(QuestionRecord):
     """`ltrl search-agent` output."""
 
     rollouts: list[Rollout]
-    agent: dict[str, Any]  # {"backend", "model", "protocol", "rollouts", "judge", ..., "correct_rollouts", ...}
+    agent: dict[str, Any]  # {"backend", "model", "protocol", "rollouts", "judge", ..., "correct_rollouts", ..., "usage"?}
 
 
 class TieredRecord(AgentRecord):
@@ -91,7 +91,7 @@ class ResponseReward(TypedDict):
     truncated: bool
     excluded: bool
     empty_content: bool
-    judge: dict[str, Any]  # {"name", "correct", "answer", "attempts", "raw"?} or {"name", "skipped"}
+    judge: dict[str, Any]  # {"name", "correct", "answer", "attempts", "raw"?, "usage"?} or {"name", "skipped"}
     judge_error: NotRequired[str]
 
 
@@ -155,6 +155,7 @@ class EvalSample(TypedDict):
     completion_tokens: int | None
     prompt_tokens: int | None
     cached: bool
+    usage: NotRequired[dict[str, Any]]  # this sample's requests and tokens by role (model, judge)
     rule: NotRequired[str | None]  # LongBench v2: "official" or "tolerant" extraction
     has_prefix: NotRequired[bool]  # MRCR: the response starts with the random string
 
@@ -174,6 +175,7 @@ class EvalRecord(TypedDict):
     score: float | None  # mean over graded samples
     metrics: dict[str, float]
     graded: int
+    usage: NotRequired[dict[str, Any]]  # requests and tokens by role (docs/usage.md)
 
 
 class PlacedDoc(TypedDict):
@@ -266,6 +268,7 @@ class Rollout(TypedDict):
     correct: bool | None  # None: the rollout failed, or the judge gave no verdict
     judge: dict[str, Any]  # {"name", "answer"?, "error"?, "raw"?, "attempts"?, "skipped"?}
     error: NotRequired[str]  # the endpoint's failure after retries (stop == "error")
+    usage: NotRequired[dict[str, Any]]  # this rollout's requests and tokens by role (agent, judge)
 
 
 class Tiers(TypedDict):
@@ -307,6 +310,7 @@ class SynthInfo(TypedDict):
     attribute: NotRequired[str]  # template: the attribute line asked about, or "cloze"
     reasoning: NotRequired[str]  # with --keep-think
     error: NotRequired[str]  # request_rejected: the endpoint's message
+    usage: NotRequired[dict[str, Any]]  # requests and tokens by role (docs/usage.md)
 
 
 def reward_info(question: str, rubrics: list[str], dataset_name: str = "longqa") -> RewardInfo:
