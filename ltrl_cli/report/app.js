@@ -163,7 +163,8 @@ var LTRL = (function () {
   // ---- routes: #q/ID a question, #find/QUERY the list filtered, else the dataset ----
 
   function route() {
-    var h = decodeURIComponent(location.hash.slice(1));
+    var h = location.hash.slice(1);
+    try { h = decodeURIComponent(h); } catch (e) { /* a hand-typed "%": take the address as it is */ }
     if (h.indexOf("find/") === 0) {
       $("find").value = h.slice(5);
       refilter();

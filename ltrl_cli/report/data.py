@@ -85,8 +85,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.db = sqlite3.connect(path)
         self.db.executescript(
-            # a scratch file: no journal, no syncs; a fixed 64 MB page cache for the lookups by digest
-            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;"
+            # a scratch file: no journal, no syncs; a fixed 16 MB page cache, which also caps the
+            # memory of the sort by id (it spills to temporary files beyond that)
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-16384;"
             "CREATE TABLE parts(seq INTEGER PRIMARY KEY, qid TEXT, kind TEXT, body BLOB);"
             "CREATE TABLE docs(key INTEGER PRIMARY KEY, digest BLOB UNIQUE, page TEXT, body BLOB);"
             "CREATE TABLE titles(page TEXT PRIMARY KEY, title TEXT); CREATE INDEX docs_page ON docs(page);")
