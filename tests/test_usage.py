@@ -277,3 +277,30 @@ def test_eval_stops_at_its_budget(tmp_path):
         assert len(server.requests) == 5
     assert stopped.returncode == 75 and b"budget reached: --max-requests 5" in stopped.stderr
     assert len(jsonl(stopped.stdout)) == 1  # the first question (4 requests) is whole; the second is not written
+
+
+# ---------------------------------------------------------------- the test model server: every role, with faults
+
+
+def test_search_agent_budget_resumes_without_asking_the_server_twice(demo_index, tmp_path):
+    """Against the vLLM-like test server (retries, 429s and dropped connections included):
+    a budget stop, then a larger budget; the server never answers one body twice."""
+    from tests.model_server import ModelServer
+
+    questions = [{"id": f"q{i}", "question": f"When was the astronomer {i} of the northern region born?",
+                  "answer": "1879"} for i in range(6)]
+    with ModelServer(seed=1) as server:
+        args = ["search-agent", "--index", str(demo_index), "-k", "2", "--backend", "openai", "--base-url",
+                server.base_url, "--model", server.model, "--judge", "llm", "--max-steps", "4", "--concurrency", "2",
+                "--cache", str(tmp_path / "c.sqlite"), "--usage", str(tmp_path / "u.json")]
+        stopped = run_ltrl(*args, "--max-requests", "10", input=to_jsonl(questions))
+        assert stopped.returncode == 75, stopped.stderr
+        assert orjson.loads((tmp_path / "u.json").read_bytes())["total"]["sent"] == 10
+        first = server.stats["answered"]
+        done = run_ltrl(*args, "--max-requests", "1000", input=to_jsonl(questions))
+        assert done.returncode == 0, done.stderr
+        assert server.stats["repeats"] == 0, "a resumed run sent a request already answered"
+    assert [r["id"] for r in jsonl(done.stdout)] == [q["id"] for q in questions]
+    assert all(line.get("agent", {}).get("usage") for line in jsonl(stopped.stdout))  # whole records only
+    summary = orjson.loads((tmp_path / "u.json").read_bytes())
+    assert summary["total"]["cached"] >= first - 10 and summary["roles"]["judge"]["requests"] == 12

@@ -18,6 +18,7 @@ that would reach the endpoint, so a run stops at `--max-requests` exactly, and a
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import math
@@ -434,7 +435,14 @@ class MeteredLLM:
         peek = getattr(self.inner, "peek", None)
         response = peek(request) if peek is not None else None
         if response is None:
-            self.usage.admit()
+            try:
+                self.usage.admit()
+            except BudgetExhausted:
+                # Let the requests already sent come back (and into the cache) before the run
+                # stops: an answer paid for and lost would be asked again by the rerun.
+                while self.usage.reserved > 0:
+                    await asyncio.sleep(0.05)
+                raise
             started = time.perf_counter()
             try:
                 response = await self.inner.chat(request)
