@@ -90,6 +90,9 @@ class GrpoSettings:
     data: str | None = None  # JSONL, parquet (ltrl export), a save_to_disk folder or a hub dataset
     eval_data: str | None = None  # the same kinds; evaluated every eval_steps steps (TRL's evaluation loop)
     eval_benchmark: str | None = None  # eval_data is this `ltrl eval` benchmark's files, graded as it grades
+    eval_temperature: float = 0.6  # evaluation sampling: the authors' (and `ltrl eval`'s defaults)
+    eval_top_p: float = 0.95
+    eval_top_k: int = 20
     output_dir: str | None = None
     logging_dir: str | None = None  # trackers' files (TensorBoard events, W&B's offline runs); None: theirs
 

@@ -27,6 +27,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ltrl_cli import console
 from ltrl_cli.errors import BackendError, UsageError, check_installed
+from ltrl_cli.io import stdout_to_stderr
 from ltrl_cli.grpo.config import (CONFIG_NAME, GrpoSettings, batch_layout, grpo_config, latest_checkpoint, merge,
                                   read_yaml, require_vllm, trackers, uses_vllm, uses_vllm_server, write_yaml)
 
@@ -174,7 +175,10 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
     """Check the run can start, write OUTDIR/ltrl-grpo.yaml, and return the torchrun argv."""
     if uses_vllm(settings):
         require_vllm()
-    check_trackers(trackers(settings))
+    # Trackers' modules may print as they load (W&B's offline notice), and TRL's config and
+    # transformers' integrations load them: never onto the records' stdout.
+    with stdout_to_stderr():
+        check_trackers(trackers(settings))
     if gpus is None:
         gpus = 0 if settings.use_cpu else visible_gpus()
     if uses_vllm_server(settings) and (settings.use_cpu or not gpus):
@@ -188,10 +192,7 @@ def prepare(settings: GrpoSettings, topology: Topology, *, gpus: int | None = No
         batch_layout(settings, nproc * int(topology.nnodes))
     # TRL's own checks, once, here: every rank builds the same GRPOConfig from the same file.
     # This process is not one of the ranks, so TRL sees one process; the layout over the
-    # ranks is batch_layout's check above. Trackers' modules may print as they load (W&B's
-    # offline notice): not onto the records' stdout.
-    from ltrl_cli.io import stdout_to_stderr
-
+    # ranks is batch_layout's check above.
     with stdout_to_stderr():
         grpo_config(settings, 1, on_gpu=bool(gpus) and not settings.use_cpu)
     header = f"# {command_line}\n" if command_line else ""

@@ -11,9 +11,10 @@ An excluded completion (no verdict) gets a NaN reward: TRL leaves NaN rows out o
 group baseline and gives them zero advantage, so they do not move the policy.
 
 Evaluation (`eval_data`, TRL's evaluation loop every `eval_steps`) goes through the same
-step with the model in eval mode: every completion is judged (none is punished as
-ill-formed) and the reward is the outcome alone, as in the authors' evaluation; TRL logs
-the metrics with an `eval_` prefix, to the trackers as well.
+step with the model in eval mode: completions are sampled with the evaluation settings
+(`_sampling`), every one is judged (none is punished as ill-formed) and the reward is the
+outcome alone, as in the authors' evaluation; TRL logs the metrics with an `eval_` prefix,
+to the trackers as well.
 
 Two rules of the authors' train script live here too: in training, an ill-formed
 completion scores 0 (`punish_ill_formed`, form.py), and a completion never runs past
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -53,13 +55,36 @@ class LtrlGRPOTrainer(GRPOTrainer):
         self.benchmark = benchmark  # benchmark.BenchmarkGrader: evaluation graded as `ltrl eval` grades
 
     def _generate_single_turn(self, prompt_ids, *args, **kwargs):
-        completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
+        with self._sampling():
+            completion_ids, logprobs = super()._generate_single_turn(prompt_ids, *args, **kwargs)
         total = self.ltrl_reward.settings.max_total_length
         completion_ids, logprobs, cut = form.cut_to_total(prompt_ids, completion_ids, logprobs, total)
         mode = "train" if self.model.training else "eval"
         cut = self.accelerator.gather(torch.tensor([cut], device=self.accelerator.device)).sum().item()
         self._metrics[mode]["ltrl/cut_at_total"].append(float(cut))  # all ranks: every rank generates here
         return completion_ids, logprobs
+
+    @contextmanager
+    def _sampling(self):
+        """In evaluation, sample with the evaluation settings (the authors': temperature 0.6,
+        top-p 0.95, top-k 20) instead of the rollouts'. TRL reads them at each call from its
+        generation config (transformers) or its vLLM generator, so they are swapped for the call."""
+        s = self.ltrl_reward.settings
+        wanted = {"temperature": s.eval_temperature, "top_p": s.eval_top_p, "top_k": s.eval_top_k}
+        targets = [t for t in (getattr(self, "generation_config", None), getattr(self, "vllm_generation", None))
+                   if t is not None]
+        if self.model.training:
+            targets = []
+        saved = [{key: getattr(t, key) for key in wanted} for t in targets]
+        for target in targets:
+            for key, value in wanted.items():
+                setattr(target, key, value)
+        try:
+            yield
+        finally:
+            for target, values in zip(targets, saved):
+                for key, value in values.items():
+                    setattr(target, key, value)
 
     def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
         s = self.ltrl_reward.settings

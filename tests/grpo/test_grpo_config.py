@@ -171,3 +171,21 @@ def test_the_example_configs_are_valid_settings(tmp_path, name):
 
     s = merge(GrpoSettings(output_dir=str(tmp_path)), read_yaml(ROOT / "examples" / "configs" / name))
     grpo_config(s, world_size=1, on_gpu=False)  # and TRL takes them
+
+
+def test_evaluation_samples_with_the_evaluation_settings_and_gives_the_rollouts_back():
+    from types import SimpleNamespace
+
+    from ltrl_cli.grpo.trainer import LtrlGRPOTrainer
+
+    settings = merge(GrpoSettings(), {"eval_top_k": "10"})  # the authors' 0.6 / 0.95, top-k changed
+    rollout = {"temperature": 1.0, "top_p": 1.0, "top_k": 0}
+    trainer = SimpleNamespace(ltrl_reward=SimpleNamespace(settings=settings), model=SimpleNamespace(training=False),
+                              generation_config=SimpleNamespace(**rollout), vllm_generation=SimpleNamespace(**rollout))
+    with LtrlGRPOTrainer._sampling(trainer):
+        assert vars(trainer.generation_config) == vars(trainer.vllm_generation) == \
+            {"temperature": 0.6, "top_p": 0.95, "top_k": 10}
+    assert vars(trainer.generation_config) == vars(trainer.vllm_generation) == rollout
+    trainer.model.training = True
+    with LtrlGRPOTrainer._sampling(trainer):
+        assert vars(trainer.generation_config) == rollout  # training keeps the rollouts' settings

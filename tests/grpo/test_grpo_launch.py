@@ -297,3 +297,18 @@ def test_a_tracker_that_is_not_installed_stops_before_anything_starts(tmp_path, 
     assert "--report-to trackio needs the Python package 'trackio'" in info.value.message
     assert "pip install 'ltrl[trackio]'" in info.value.message and info.value.exit_code == 1
     assert not (tmp_path / "run" / CONFIG_NAME).exists()
+
+
+def test_the_launcher_keeps_trackers_notices_off_stdout(tmp_path):
+    # W&B prints a notice to stdout as it loads in offline mode; the launcher loads it
+    # (TRL's config, transformers' integrations) before starting torchrun, which inherits stdout.
+    pytest.importorskip("wandb", reason="the wandb extra")
+    from tests.conftest import run_ltrl
+
+    (tmp_path / "d.jsonl").write_text(RECORD)
+    (tmp_path / "m").mkdir()
+    result = run_ltrl("grpo", "--data", str(tmp_path / "d.jsonl"), "--model", str(tmp_path / "m"),
+                      "-o", str(tmp_path / "run"), "--report-to", "wandb", "--dry-run",
+                      env={"WANDB_MODE": "offline", "WANDB_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    assert result.stdout == b""
