@@ -138,7 +138,7 @@ def _legend() -> str:
 
 
 def _swatches() -> str:
-    return " ".join(f"{_swatch(t)}{t}" for t in charts.TIER_COLOURS)
+    return " ".join(f'<span class="nw">{_swatch(t)}{t}</span>' for t in charts.TIER_COLOURS)
 
 
 def _swatch(tier: str) -> str:
