@@ -24,6 +24,7 @@ class Spending:
     path: Path | None = None
     concurrency: int = 16
     shards: int = 1
+    cached: bool = True  # a response cache is used (a rerun resumes from it)
 
     def sample(self, records: Iterable[dict]) -> Iterator[dict]:
         """The records the run works on: the first N with --estimate, else all."""
@@ -44,7 +45,7 @@ def spending(params: dict[str, Any]) -> Spending:
     budget = Budget(params.get("max_requests"), params.get("max_total_tokens"), params.get("max_cost"))
     shard = parse_shard(params.get("shard"))
     return Spending(Usage(budget, prices), params.get("estimate"), params.get("total"), params.get("usage"),
-                    params.get("concurrency") or 16, shard[1] if shard else 1)
+                    params.get("concurrency") or 16, shard[1] if shard else 1, not params.get("no_cache"))
 
 
 @contextlib.contextmanager
@@ -56,7 +57,7 @@ def accounted(run: Any, spend: Spending, *, input_size: Any = None) -> Iterator[
     without --total (default: the records of the file on stdin).
     """
     from ltrl_cli import console
-    from ltrl_cli.llm.usage import estimate_table, project
+    from ltrl_cli.llm.usage import BudgetExhausted, estimate_table, project
 
     run.usage = spend.usage
     report: dict[str, Any] = {}
@@ -66,6 +67,11 @@ def accounted(run: Any, spend: Spending, *, input_size: Any = None) -> Iterator[
             total = spend.total or _whole_input(input_size, spend.shards)
             report["estimate"] = project(spend.usage, total, concurrency=spend.concurrency)
             console.info(estimate_table(report["estimate"]))
+    except BudgetExhausted as exc:
+        sent = spend.usage.as_dict()["total"]["sent"]
+        rerun = ("rerun with a larger budget: the answers already paid for come from the cache" if spend.cached
+                 else "with --no-cache a rerun asks every request again")
+        raise BudgetExhausted(f"{exc.message} ({sent:,} requests sent); the lines written are whole; {rerun}") from None
     finally:
         if spend.path is not None:
             _write_json(spend.path, {**spend.usage.as_dict(), **report})
