@@ -304,3 +304,13 @@ def test_search_agent_budget_resumes_without_asking_the_server_twice(demo_index,
     assert all(line.get("agent", {}).get("usage") for line in jsonl(stopped.stdout))  # whole records only
     summary = orjson.loads((tmp_path / "u.json").read_bytes())
     assert summary["total"]["cached"] >= first - 10 and summary["roles"]["judge"]["requests"] == 12
+
+
+def test_budget_and_estimate_options_are_checked(walks, demo_index):
+    cases = [(["--max-cost", "1"], b"--max-cost needs --price-per-mtok"),
+             (["--total", "10"], b"--total is the input size for --estimate"),
+             (["--price-per-mtok", "cheap"], b"expected IN,OUT"),
+             (["--estimate", "2", "--total", "10", "--no-chain-check"], b"the sample made no model call")]  # template
+    for extra, message in cases:
+        result = run_ltrl("synth", "--index", str(demo_index), *extra, input=to_jsonl(walks))
+        assert result.returncode == 2 and message in result.stderr, (extra, result.stderr)
