@@ -138,3 +138,23 @@ def test_records_without_verdicts_are_refused():
     none = audit("--judge", "exact", records=[{"id": "x", "label": "a", "response": "a",
                                               "reward": {"judge": {"correct": None}}}])
     assert none.returncode == 1 and b"every verdict is missing" in none.stderr
+
+
+def test_the_report_shows_an_audit_and_a_usage_summary(tmp_path):
+    with FakeOpenAI(naive_judge) as server:
+        audited = audit("--judge-base-url", server.base_url, "--judge-model", "j", "--no-cache", "--probes", "3",
+                        "--stability", "2", "-o", str(tmp_path / "audit.json"), "--usage", str(tmp_path / "usage.json"),
+                        records=scored_lines())
+    assert audited.returncode == 0, audited.stderr
+    (tmp_path / "scored.jsonl").write_bytes(to_jsonl(scored_lines()))
+    result = run_ltrl("report", str(tmp_path / "scored.jsonl"), str(tmp_path / "audit.json"),
+                      str(tmp_path / "usage.json"), "-o", str(tmp_path / "r.html"))
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "r.html").read_text()
+    assert '<h3 class="extra">Judge audit</h3>' in html and "12 of 12 responses judged" in html
+    assert "<td>hedge</td><td>3</td><td>100.0%</td>" in html  # the naive judge is fooled by every hedge
+    assert '<h3 class="extra">Model usage</h3>' in html and "<td>judge</td><td>19</td><td>0</td>" in html
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"agreement": 1, "recorded_judges": {}, "cases": 2}\n')
+    refused = run_ltrl("report", str(bad), "-o", str(tmp_path / "r2.html"))
+    assert refused.returncode == 1 and b"a judge audit without" in refused.stderr

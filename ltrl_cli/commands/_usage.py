@@ -113,4 +113,4 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     import orjson
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    path.write_bytes(orjson.dumps(data, option=orjson.OPT_APPEND_NEWLINE))  # one line: JSONL tools and `ltrl report` read it

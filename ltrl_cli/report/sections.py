@@ -28,4 +28,16 @@ class Section(Protocol):
         """The section's body (escaped HTML; inline SVG for charts, nothing fetched)."""
 
 
-SECTIONS: list[Callable[[], Section]] = []  # one factory per section kind, tried in order
+def _judge_audit() -> Section:
+    from ltrl_cli.report.audit import JudgeAuditSection
+
+    return JudgeAuditSection()
+
+
+def _usage() -> Section:
+    from ltrl_cli.report.audit import UsageSection
+
+    return UsageSection()
+
+
+SECTIONS: list[Callable[[], Section]] = [_judge_audit, _usage]  # one factory per section kind, tried in order
