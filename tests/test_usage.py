@@ -111,6 +111,14 @@ def test_tokens_a_server_does_not_report_are_estimated_and_marked():
                                        "estimated": 1}
     assert "(estimated)" in usage.line()
 
+    async def counted():  # with the stage's tokenizer (eval's --tokenizer), its count
+        with record_scope() as used:
+            await MeteredLLM(Silent(), usage, "agent", tokenizer=lambda text: 7).chat(
+                ChatRequest([{"role": "user", "content": "y" * 400}]))
+        return used
+
+    assert asyncio.run(counted()).as_dict()["agent"]["prompt_tokens"] == 7
+
 
 def test_prices_and_the_budget_options_are_checked():
     from ltrl_cli.errors import UsageError

@@ -280,6 +280,8 @@ def _prepare(run: Any, s: _Settings, options: Any, bench: Any, selection: Any) -
                                     limit=s.limit, selection=selection)
         return regrade(previous, evaluator, concurrency=options.concurrency)
     tokenizer = _tokenizer(s, options)
+    if tokenizer is not None and hasattr(llm, "as_role"):  # usage the server does not report: counted with it
+        llm.tokenizer = tokenizer.count
     items = questions(bench, s.data, skip_missing=s.skip_missing, shard=s.shard, limit=s.limit, selection=selection)
     model = {**options.describe(), "sampling": sampling.describe()}
     return evaluate(items, evaluator, samples=s.samples, concurrency=options.concurrency, tokenizer=tokenizer,
