@@ -11,7 +11,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
-EXTRAS ?= index,train,stats,dev,tensorboard,wandb
+EXTRAS ?= index,train,stats,dev,tensorboard,wandb,trackio
 PIP_VERSION := 26.3
 
 .PHONY: demo test install constraints man bench clean

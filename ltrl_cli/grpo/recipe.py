@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def train(s: GrpoSettings, rank: int) -> int:
     """Set up and run one training job on this rank; returns the exit code."""
+    _tracker_dirs(s)  # before anything imports a tracker: trackio reads TRACKIO_DIR at import
     # -------------------------------------------------------------------- stdout
     # stdout carries rank 0's metric records only. Libraries print (transformers' log
     # lines, progress bars, C extensions), so fd 1 itself is pointed at stderr, and rank 0
@@ -99,7 +100,6 @@ def _train(s: GrpoSettings, rank: int, out) -> int:
 
     if uses_vllm(s):
         require_vllm()
-    _tracker_dirs(s)
     trainer = LtrlGRPOTrainer(
         model=s.model,
         processing_class=tokenizer,
@@ -175,8 +175,16 @@ def _finish_trackers(s: GrpoSettings) -> None:
     exit hooks by which W&B and trackio flush their last rows would never run."""
     for name in ("wandb", "trackio"):
         module = sys.modules.get(name)
-        if name in trackers(s) and module is not None and getattr(module, "run", True) is not None:
+        if name in trackers(s) and module is not None and _open_run(module) is not None:
             module.finish()
+
+
+def _open_run(module):
+    """The tracker's run still open, or None: transformers' callback may have finished it
+    already at the end of training, and trackio's finish() raises on a finished run."""
+    if hasattr(module, "context_vars"):  # trackio keeps its current run in a context variable
+        return module.context_vars.current_run.get()
+    return getattr(module, "run", None)  # wandb.run
 
 
 def _lora(s: GrpoSettings):

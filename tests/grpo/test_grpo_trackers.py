@@ -1,9 +1,10 @@
 """`ltrl grpo --report-to`: the method's metrics, and `--eval-data`'s scores, in the trackers.
 
 One 2-step run of the tiny random Qwen3 on CPU, trained from ltrl's TRL parquet export,
-evaluated at step 2 on a JSONL file, reporting to TensorBoard and to W&B in its offline
-mode (no network). Both are read back from their files: TensorBoard's with its own event
-reader, W&B's run file with a reader of its record log written here (wandb 0.31 ships none).
+evaluated at step 2 on a JSONL file, reporting to TensorBoard, to W&B in its offline mode
+and to trackio's local database (no network). Each is read back from its files:
+TensorBoard's with its own event reader, W&B's run file with a reader of its record log
+written here (wandb 0.31 ships none), trackio's SQLite database with sqlite3.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ METHOD = ("ltrl/reward", "ltrl/outcome_accuracy", "ltrl/rubric_reward", "ltrl/ru
 def run(tiny_model, tmp_path_factory):
     pytest.importorskip("tensorboard", reason="the tensorboard extra")
     pytest.importorskip("wandb", reason="the wandb extra")
+    pytest.importorskip("trackio", reason="the trackio extra")
     tmp = tmp_path_factory.mktemp("grpo-trackers")
     export.write_parquet(export.rows(RECORDS, "trl"), tmp / "train.parquet", "trl")
     (tmp / "dev.jsonl").write_bytes(to_jsonl(RECORDS[:2]))
@@ -37,6 +39,7 @@ def run(tiny_model, tmp_path_factory):
     result = run_ltrl("grpo", "--data", str(tmp / "train.parquet"), "--model", str(tiny_model), "-o", str(tmp / "run"),
                       "--config", str(tmp / "tiny.yaml"), "--max-steps", "2", "--eval-data", str(tmp / "dev.jsonl"),
                       "--eval-every", "2", "--report-to", "tensorboard", "--report-to", "wandb",
+                      "--report-to", "trackio",
                       "--run-name", "tiny-a", "--logging-dir", str(tmp / "logs"), "--set", "lr_scheduler_type=linear",
                       env=env)
     assert result.returncode == 0, result.stderr.decode()[-3000:]
@@ -113,5 +116,22 @@ def test_the_settings_file_keeps_the_trackers_and_the_trl_fields(run):
     from ltrl_cli.grpo.config import CONFIG_NAME, load
 
     settings = load(run.out / CONFIG_NAME)
-    assert settings.trl["report_to"] == ["tensorboard", "wandb"] and settings.trl["run_name"] == "tiny-a"
+    assert settings.trl["report_to"] == ["tensorboard", "wandb", "trackio"] and settings.trl["run_name"] == "tiny-a"
     assert settings.trl["lr_scheduler_type"] == "linear" and settings.trl["eval_steps"] == 2
+
+
+def test_trackio_database_holds_the_methods_metrics_and_the_run_name(run):
+    import sqlite3
+
+    [path] = run.logs.glob("*.db")  # --logging-dir is trackio's folder: one database per project
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT run_name, step, metrics FROM metrics ORDER BY id").fetchall()
+    assert rows and {name for name, _, _ in rows} == {"tiny-a"}
+    logged = [(step, json.loads(metrics)) for _, step, metrics in rows]
+    keys = set().union(*(m for _, m in logged))
+    assert {f"train/{key}" for key in METHOD} <= keys and {f"eval/{key}" for key in METHOD} <= keys
+    assert [step for step, m in logged if "train/ltrl/outcome_accuracy" in m] == [1, 2]
+    # one evaluation, after the second step (trackio numbers its own rows: the evaluation's
+    # row comes after step 2's, and carries the trainer's step as train/global_step)
+    [(step, evaluation)] = [(step, m) for step, m in logged if "eval/ltrl/outcome_accuracy" in m]
+    assert step >= 2 and evaluation.get("train/global_step", 2) == 2
