@@ -62,11 +62,41 @@ fi
 shards="$WORK/shards"
 mkdir -p "$shards" "$CACHE_DIR"
 
+# Ctrl-C, or SIGTERM (kill, scancel), stops every process this script started and waits
+# for them, so none is left running. Every ltrl runs as a background child (in_background):
+# bash runs a trap only once its foreground child has ended, and a script's background
+# children ignore SIGINT, so each gets SIGTERM and ends with whole lines (exit 143). The
+# script then exits 130 (SIGINT) or 143 (SIGTERM); the same command again resumes from
+# the response caches.
+running=()
+stop() {
+  trap '' INT TERM
+  kill -TERM "${running[@]}" 2>/dev/null || true
+  wait || true
+  echo "batch-shards: stopped by SIG$1; run the same command again to resume" >&2
+  if [[ $1 == INT ]]; then exit 130; else exit 143; fi
+}
+trap 'stop INT' INT
+trap 'stop TERM' TERM
+
+# in_background CMD...: run CMD as a background child and wait for it; its exit status is CMD's.
+in_background() {
+  "$@" <&0 &  # <&0: without it a background command reads /dev/null, not the caller's stdin
+  running=($!)
+  wait $!
+}
+
+# passing_term: in a shard's subshell (where the script's traps are reset), SIGTERM goes
+# on to the stage it is running, and the subshell waits for it.
+passing_term() {
+  trap 'kill -TERM "${running[@]}" 2>/dev/null; wait; exit 143' TERM
+}
+
 # shard_stage NAME INPUT I CMD...: `CMD --shard I/N < INPUT` into $shards/NAME.I.jsonl,
 # written as .partial and renamed when CMD succeeded.
 shard_stage() {
   local name=$1 input=$2 i=$3; shift 3
-  "$@" --shard "$i/$N" --cache "$CACHE_DIR/$name.$i.sqlite" <"$input" >"$shards/$name.$i.jsonl.partial"
+  in_background "$@" --shard "$i/$N" --cache "$CACHE_DIR/$name.$i.sqlite" <"$input" >"$shards/$name.$i.jsonl.partial"
   mv "$shards/$name.$i.jsonl.partial" "$shards/$name.$i.jsonl"
 }
 
@@ -82,9 +112,10 @@ one_shard() {
 all_shards() {
   local pids=() i failed=0
   for ((i = 0; i < N; i++)); do
-    one_shard "$i" 2>"$shards/shard.$i.log" &
+    (passing_term; one_shard "$i") 2>"$shards/shard.$i.log" &
     pids+=($!)
   done
+  running=("${pids[@]}")
   for i in "${!pids[@]}"; do
     if ! wait "${pids[$i]}"; then
       echo "batch-shards: shard $i/$N failed; see $shards/shard.$i.log" >&2
@@ -109,17 +140,17 @@ join_shards() {
 merge() {
   join_shards questions
   join_shards trajectories
-  ltrl tier <"$WORK/trajectories.jsonl" >"$WORK/tiered.jsonl"
-  ltrl assemble --index "$INDEX" --tokenizer "$TOKENIZER" --target-tokens "$TARGET" \
+  in_background ltrl tier <"$WORK/trajectories.jsonl" >"$WORK/tiered.jsonl"
+  in_background ltrl assemble --index "$INDEX" --tokenizer "$TOKENIZER" --target-tokens "$TARGET" \
     --token-cache "$WORK/token-counts.sqlite" <"$WORK/tiered.jsonl" >"$WORK/train.jsonl.partial"
   mv "$WORK/train.jsonl.partial" "$WORK/train.jsonl"
-  ltrl stats <"$WORK/train.jsonl" >"$WORK/stats.json"
-  ltrl export --format slime -o "$WORK/train-slime.jsonl" <"$WORK/train.jsonl"
-  ltrl export --format verl -o "$WORK/train-verl.parquet" <"$WORK/train.jsonl"
-  ltrl export --format trl -o "$WORK/train-trl.parquet" <"$WORK/train.jsonl"
+  in_background ltrl stats <"$WORK/train.jsonl" >"$WORK/stats.json"
+  in_background ltrl export --format slime -o "$WORK/train-slime.jsonl" <"$WORK/train.jsonl"
+  in_background ltrl export --format verl -o "$WORK/train-verl.parquet" <"$WORK/train.jsonl"
+  in_background ltrl export --format trl -o "$WORK/train-trl.parquet" <"$WORK/train.jsonl"
 }
 
-ltrl check --tokenizer "$TOKENIZER" --index "$INDEX"  # before the slow stages, not after them
+in_background ltrl check --tokenizer "$TOKENIZER" --index "$INDEX"  # before the slow stages, not after them
 if [[ -n "${SHARD:-}" ]]; then
   [[ $SHARD =~ ^[0-9]+$ ]] && ((SHARD < N)) || { echo "batch-shards: SHARD=$SHARD is not in 0..$((N - 1))" >&2; exit 2; }
   one_shard "$SHARD"

@@ -15,7 +15,7 @@ from typing import Annotated, Iterator, Optional
 import typer
 from typer.core import TyperGroup
 
-from ltrl_cli import __version__, console
+from ltrl_cli import __version__, console, signals
 from ltrl_cli.errors import EXIT_BUDGET, EXIT_INTERRUPTED, EXIT_TERMINATED, LtrlError, bound
 from ltrl_cli.io import ClosedPipe, Terminated, raise_on_sigterm
 from ltrl_cli.stats import Stats
@@ -90,6 +90,10 @@ SkipBad = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress or summary on stderr (warnings still show).")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors (also LTRL_DEBUG=1).")]
+ProgressEvery = Annotated[float, typer.Option(
+    "--progress-every", min=0.0, metavar="SECONDS",
+    help="When stderr is not a terminal (a batch log), a progress line this often: done/total, rate, ETA, "
+         "failures (0: none). On a terminal a progress bar instead; -q silences both.")]
 Shard = Annotated[
     Optional[str],
     typer.Option("--shard", metavar="I/N", help="Process only shard I of N (by a hash of `id`), for batch jobs."),
@@ -97,18 +101,21 @@ Shard = Annotated[
 
 
 @contextlib.contextmanager
-def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: bool = True) -> Iterator[Stats]:
+def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: bool = True,
+            progress_every: float | None = None) -> Iterator[Stats]:
     """Run a command body: one-line errors, documented exit codes, a closing summary.
 
     Yields the run's Stats: the reader, the stages and the command count into it, and
     its summary line closes the run on stderr.
     """
-    console.configure(quiet=quiet, verbose=verbose)
+    console.configure(quiet=quiet, verbose=verbose, progress_every=progress_every)
     raise_on_sigterm()
     run = Stats()
     try:
         yield run
     except ClosedPipe:
+        if signals.received() is not None:  # the next stage went first on the same Ctrl-C
+            _fail(name, "interrupted", EXIT_INTERRUPTED)
         raise typer.Exit(0)
     except LtrlError as exc:
         if exc.exit_code == EXIT_BUDGET and summary:  # what was spent, and on how many records
@@ -129,7 +136,11 @@ def command(name: str, *, quiet: bool = False, verbose: bool = False, summary: b
 
 
 def _fail(name: str, message: str, code: int) -> None:
+    if signals.received() is not None:  # whatever the signal caused first (an empty pipe...), it is the cause
+        code = signals.exit_code(code)
+        message = "interrupted" if code == EXIT_INTERRUPTED else "terminated"
     if console.is_verbose():
         traceback.print_exc(file=sys.stderr)
     console.console.print(f"ltrl {name}: {bound(message)}", markup=False, highlight=False)
+    signals.said(True)
     raise typer.Exit(code)

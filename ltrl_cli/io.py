@@ -16,7 +16,6 @@ import gzip
 import hashlib
 import io
 import os
-import signal
 import stat
 import sys
 from pathlib import Path
@@ -24,9 +23,10 @@ from typing import IO, Any, BinaryIO, Iterable, Iterator
 
 import orjson
 
-from ltrl_cli import console
+from ltrl_cli import console, signals
 from ltrl_cli.errors import BadInput, LtrlError, UsageError
 from ltrl_cli.schema import Reads, json_type
+from ltrl_cli.signals import Terminated  # noqa: F401  (commands catch it from here)
 from ltrl_cli.stats import Stats
 
 _MISSING = object()  # get_path's "no default given"
@@ -119,11 +119,17 @@ def write_records(records: Iterable[dict], out: IO[bytes], *, flush_every: int =
     count = 0
     try:
         for record in records:
-            out.write(dumps(record))  # one write per line: the buffer always ends on a newline
-            count += 1
-            if count % flush_every == 0:
-                out.flush()
-        out.flush()
+            line = dumps(record)
+            signals.hold()  # a signal now waits for the line: an interrupted write() would cut it
+            try:
+                out.write(line)  # one write per line: the buffer always ends on a newline
+                count += 1
+                if count % flush_every == 0:
+                    out.flush()
+            finally:
+                signals.release()
+        with signals.writing():
+            out.flush()
     except BaseException:
         # The reader left (or the run was stopped): close the stages now, while the
         # process is whole, instead of when the traceback lets go of them at exit, where
@@ -183,7 +189,8 @@ def records_out() -> Iterator[IO[bytes]]:
             raise ClosedPipe() from None
         finally:
             try:
-                out.close()
+                with signals.writing():  # the last lines of the buffer go out whole
+                    out.close()
             except (BrokenPipeError, OSError):
                 pass
 
@@ -465,6 +472,26 @@ def stdin_records(*, required: bool = True, **kwargs: Any) -> Iterator[dict]:
     return _at_least_one(records, kwargs.get("stats")) if required else records
 
 
+def stdin_total(shard: tuple[int, int] | None = None, limit: int = 4 << 30) -> int | None:
+    """How many records stdin holds, for progress: its lines when it is a plain regular file
+    (`ltrl synth < walks.jsonl`) of at most `limit` bytes, divided among --shard's N;
+    None for a pipe, a terminal or compressed input. Read with pread, from the start of
+    the file, whatever the reader has read already: the reader's offset does not move."""
+    try:
+        info = os.fstat(0)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return None
+        if os.pread(0, 2, 0) == GZIP_MAGIC or os.pread(0, 4, 0) == ZSTD_MAGIC:
+            return None
+        lines, offset, last = 0, 0, b"\n"
+        while chunk := os.pread(0, 1 << 22, offset):
+            lines, offset, last = lines + chunk.count(b"\n"), offset + len(chunk), chunk[-1:]
+    except OSError:
+        return None
+    lines += last != b"\n"  # a last line without its newline
+    return -(-lines // shard[1]) if shard else lines
+
+
 def _at_least_one(records: Iterator[dict], stats: Stats | None) -> Iterator[dict]:
     any_read = False
     for record in records:
@@ -477,17 +504,5 @@ def _at_least_one(records: Iterator[dict], stats: Stats | None) -> Iterator[dict
 
 
 def raise_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt-like handling so lines stay whole on `kill`."""
-
-    def handler(signum: int, frame: Any) -> None:
-        raise Terminated()
-
-    if hasattr(signal, "SIGTERM"):
-        try:
-            signal.signal(signal.SIGTERM, handler)
-        except ValueError:  # not the main thread (in-process tests)
-            pass
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived; the command flushes whole lines and exits 143."""
+    """Ctrl-C and SIGTERM end a command with whole lines and exit 130/143 (ltrl_cli.signals)."""
+    signals.install()

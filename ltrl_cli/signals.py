@@ -20,13 +20,11 @@ No import here may be heavy: this module loads before everything else.
 
 from __future__ import annotations
 
-import signal
-from contextlib import contextmanager
-from typing import Any, Iterator
+import signal  # and nothing else: a signal before `install` has run is handled Python's way
 
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
-_state: dict[str, Any] = {"received": None, "holding": 0, "pending": None}
+_state: dict = {"received": None, "holding": 0, "pending": None, "said": False}
 
 
 class Terminated(BaseException):
@@ -47,7 +45,20 @@ def install() -> None:
             pass
 
 
-def _handler(signum: int, frame: Any) -> None:
+def exit_at_once() -> None:
+    """From now on a signal ends the process at once with 130/143: the command's work is
+    done and flushed, and what is left (the interpreter's shutdown) has nothing to save."""
+    import os
+
+    for signum, code in EXIT_BY_SIGNAL.items():
+        try:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                signal.signal(signum, lambda *_, code=code: os._exit(code))
+        except ValueError:
+            pass
+
+
+def _handler(signum: int, frame: object) -> None:
     first = _state["received"] is None
     _state["received"] = _state["received"] or signum
     if _state["holding"] and first:
@@ -74,19 +85,47 @@ def release() -> None:
         raise _exception(pending)
 
 
-@contextmanager
-def writing() -> Iterator[None]:
-    """`hold` and `release` around a block."""
-    hold()
-    try:
-        yield
-    finally:
+class writing:
+    """`hold` and `release` around a `with` block."""
+
+    def __enter__(self) -> None:
+        hold()
+
+    def __exit__(self, *exc: object) -> None:
         release()
 
 
 def received() -> int | None:
     """The first SIGINT or SIGTERM this process got, if any."""
     return _state["received"]
+
+
+def said(value: bool | None = None) -> bool:
+    """Whether a command's last line told the user (set by the command's error handler)."""
+    if value is not None:
+        _state["said"] = value
+    return _state["said"]
+
+
+def say() -> None:
+    """`ltrl: interrupted` (or terminated) on stderr, for a signal no command reported."""
+    import sys
+
+    print(f"ltrl: {'interrupted' if exit_code(1) == 130 else 'terminated'}", file=sys.stderr, flush=True)
+
+
+def stop_now_if_signalled() -> None:
+    """After a signal, say so and end the process at once with 130/143; else return.
+
+    For a signal while the command loads: the exception it raised may have reached us
+    wrapped in another (an import that fails on it says RuntimeError), so whatever came
+    up is taken for the signal once one has arrived.
+    """
+    import os
+
+    if _state["received"] is not None:
+        say()
+        os._exit(exit_code(1))
 
 
 def exit_code(code: int) -> int:

@@ -32,6 +32,7 @@ from typing import Callable
 
 import orjson
 
+from ltrl_cli import signals
 from ltrl_cli.backends.base import tokens
 from ltrl_cli.errors import BackendError, MissingDependency
 
@@ -100,7 +101,11 @@ def start_jvm():
                 # still end a command with whole lines and its documented exit code.
                 jnius_config.set_options(*kept, "-Xrs", *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"))
         try:
-            from jnius import autoclass
+            # Importing jnius creates the JVM. A Ctrl-C or SIGTERM raised half-way leaves a
+            # JVM half made, and the clean-up that follows crashed on it (SIGSEGV): the
+            # signal waits until the JVM is up (well under a second), then ends the command.
+            with signals.writing():
+                from jnius import autoclass
         except Exception as exc:  # the JVM failed to start: say which Java was tried
             raise BackendError(f"could not start the JVM (JAVA_HOME={os.environ.get('JAVA_HOME')}): {exc}") from None
         _jvm["autoclass"] = autoclass

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, Shard, SkipBad, Verbose, app, command
 
 _DEFAULT_TOKENIZER = "tiktoken:o200k_base"  # ltrl_cli.backends.tokenize.DEFAULT_TOKENIZER (kept light here)
 
@@ -46,6 +46,7 @@ def assemble_command(
     ] = False,
     shard: Shard = None,
     skip_bad: SkipBad = False,
+    progress_every: ProgressEvery = 30.0,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -67,12 +68,12 @@ def assemble_command(
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.backends.tokenize import TokenCache, load_tokenizer
     from ltrl_cli.context.layout import AssembleOptions
-    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
+    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, stdin_total, write_records
     from ltrl_cli.records import READS
     from ltrl_cli.stages.assemble import assemble, check_options, read_template, unescape
     from ltrl_cli.stats import Rejections
 
-    with command("assemble", quiet=quiet, verbose=verbose) as run, records_out() as out:
+    with command("assemble", quiet=quiet, verbose=verbose, progress_every=progress_every) as run, records_out() as out:
         options = AssembleOptions(target_tokens=target_tokens, strategy=strategy, seed=seed,
                                   template=read_template(template), search_k=search_k,
                                   **({"doc_format": unescape(doc_format)} if doc_format else {}))
@@ -82,12 +83,13 @@ def assemble_command(
         idx = open_index(index)
         schema = READS["assemble"].adjusted(required=("tiers",) if strategy.startswith("traj") else ())
         records = shard_records(stdin_records(skip_bad=skip_bad, stats=run, schema=schema), shard_spec)
-        records = console.progress(records, "assembling")
         refused = Rejections("records")
         try:
             produced = assemble(records, store=idx, searcher=idx, counter=counter, options=options, stats=run,
                                 refused=refused)
-            run.update("out", write_records(produced, out, flush_every=16))
+            shown = console.progress(produced, "assemble", total=stdin_total(shard_spec),
+                                     failed=lambda: run["too long"])
+            run.update("out", write_records(shown, out, flush_every=16))
         finally:
             counter.close()
         failure = refused.error(run["out"], "Raise --target-tokens")

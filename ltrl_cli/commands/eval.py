@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands import options as o
 from ltrl_cli.commands.options import (
     ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl, JudgeMaxTokens,
@@ -110,7 +110,7 @@ def eval_command(
     max_requests: o.MaxRequests = None, max_total_tokens: o.MaxTotalTokens = None, max_cost: o.MaxCost = None,
     price_per_mtok: o.PricePerMtok = None, usage: o.UsageFile = None, estimate: o.Estimate = None,
     total: o.Total = None,
-    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+    skip_bad: SkipBad = False, progress_every: ProgressEvery = 30.0, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Run one of the paper's five long-context benchmarks and score it as its owners do.
 
@@ -143,7 +143,8 @@ def eval_command(
     from ltrl_cli.commands._usage import accounted, spending
     from ltrl_cli.llm.factory import LLMOptions
 
-    with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files)) as run:
+    with command("eval", quiet=quiet, verbose=verbose, summary=not _comparing(compare, files),
+                 progress_every=progress_every) as run:
         if files and compare is None:
             from ltrl_cli.errors import UsageError
 
@@ -213,7 +214,7 @@ def _run(run: Any, s: _Settings, options: Any) -> None:
     records = _prepare(run, s, options, bench, selection)
     kept: list[dict[str, Any]] = []
     with records_out() as out:
-        shown = console.progress(remember(records, kept), f"{bench.NAME} questions")  # a bar on a terminal only
+        shown = console.progress(remember(records, kept), f"eval {bench.NAME}", total=s.limit)
         run.update("questions", write_records(shown, out))
     if not kept:
         raise LtrlError(nothing_done(bench, s.data, selection, skip_missing=s.skip_missing, shard=s.shard,

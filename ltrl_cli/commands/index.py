@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, Verbose, app, command
 
 
 @app.command("index")
@@ -26,6 +26,7 @@ def index_command(
         "--link-mentions/--no-link-mentions",
         help="Infer links from mentions of other pages' titles, on pages without anchors "
              "[default: on when none of the first 1,000 pages has an anchor].", show_default=False)] = None,
+    progress_every: ProgressEvery = 30.0,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -67,10 +68,10 @@ def index_command(
     from ltrl_cli import console
     from ltrl_cli.stages.index import build_index
 
-    with command("index", quiet=quiet, verbose=verbose) as run:
+    with command("index", quiet=quiet, verbose=verbose, progress_every=progress_every) as run:
         stats = build_index(source, output, force=force, threads=threads, id_field=id_field,
                             link_mentions=link_mentions,
-                            progress=lambda pages: console.progress(pages, "reading pages"))
+                            progress=lambda pages: console.progress(pages, "index: pages read"))
         for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids",
                     "repeated_titles", "inferred_links", "anchors_out_of_range", "anchors_no_target"):
             if stats[key] or key in ("pages", "resolved", "unresolved"):

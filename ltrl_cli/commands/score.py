@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, SkipBad, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, SkipBad, Verbose, app, command
 from ltrl_cli.commands import options as o
 from ltrl_cli.commands.options import (
     DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl,
@@ -102,7 +102,7 @@ def score_command(
     max_requests: o.MaxRequests = None, max_total_tokens: o.MaxTotalTokens = None, max_cost: o.MaxCost = None,
     price_per_mtok: o.PricePerMtok = None, usage: o.UsageFile = None, estimate: o.Estimate = None,
     total: o.Total = None,
-    skip_bad: SkipBad = False, quiet: Quiet = False, verbose: Verbose = False,
+    skip_bad: SkipBad = False, progress_every: ProgressEvery = 30.0, quiet: Quiet = False, verbose: Verbose = False,
 ) -> None:
     """Judge responses and compute the method's rewards (outcome, rubric, group-normalised).
 
@@ -131,7 +131,7 @@ def score_command(
 
     from ltrl_cli.commands._usage import accounted, spending
 
-    with command("score", quiet=quiet, verbose=verbose, summary=not serve) as run, \
+    with command("score", quiet=quiet, verbose=verbose, summary=not serve, progress_every=progress_every) as run, \
             accounted(run, spend := spending(locals())):
         params = _with_profile(ctx, profile, locals())
         judge, on_judge_error, as_server = params["judge"], params["on_judge_error"], params["as_server"]
@@ -207,7 +207,8 @@ def _schema(keys, options):
 
 def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool, spend) -> int:
     """Score stdin to stdout; returns how many responses got no verdict."""
-    from ltrl_cli.io import records_out, stdin_records, write_records
+    from ltrl_cli import console
+    from ltrl_cli.io import records_out, stdin_records, stdin_total, write_records
     from ltrl_cli.stages.score import Tally, judge_errors, score
 
     tally = Tally()
@@ -224,7 +225,8 @@ def _score_stdin(run, judge, options, keys, concurrency: int, skip_bad: bool, sp
         records = spend.sample(stdin_records(skip_bad=skip_bad, stats=run, schema=_schema(keys, options)))
         scored = score(records, judge=judge, options=options, keys=keys, concurrency=concurrency,
                        stats=run, skip_bad=skip_bad)
-        run.update("out", write_records(counted(scored), out))
+        shown = console.progress(counted(scored), "score", total=stdin_total(), failed=lambda: run["judge errors"])
+        run.update("out", write_records(shown, out))
     for name, text in tally.measures().items():
         run.measure(name, text)
     return run["judge errors"]

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands.options import (
     DEFAULT_JUDGE, ApiKeyEnv, Backend, BaseUrl, CachePath, Concurrency, EndpointCheck, JudgeApiKeyEnv, JudgeBaseUrl,
     JudgeMaxTokens, JudgeModel, JudgeName, JudgeNoThink, JudgeParse, JudgePromptFile, KeepOrder, KeepThink,
@@ -84,6 +84,7 @@ def search_agent_command(
     total: Total = None,
     shard: Shard = None,
     skip_bad: SkipBad = False,
+    progress_every: ProgressEvery = 30.0,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -111,10 +112,12 @@ def search_agent_command(
     """
     from ltrl_cli.commands.options import check_endpoints
     from ltrl_cli.commands._usage import accounted, spending
-    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
+    from ltrl_cli import console
+    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, stdin_total, write_records
     from ltrl_cli.records import READS
 
-    with command("search-agent", quiet=quiet, verbose=verbose) as run, accounted(run, spend := spending(locals())):
+    with command("search-agent", quiet=quiet, verbose=verbose, progress_every=progress_every) as run, \
+            accounted(run, spend := spending(locals())):
         llm_options = _llm_options(locals())
         llm_options.meter = spend.usage
         agent_options = _agent_options(locals(), llm_options.temperature)
@@ -128,7 +131,9 @@ def search_agent_command(
                 records = spend.sample(shard_records(
                     stdin_records(skip_bad=skip_bad, stats=run, schema=READS["search-agent"]), shard_spec))
                 stage = _run_stage(records, llm, the_index, scorer, agent_options, run)
-                run.update("out", write_records(stage, out))
+                shown = console.progress(stage, "search-agent", total=stdin_total(shard_spec),
+                                         failed=lambda: run["failed questions"])
+                run.update("out", write_records(shown, out))
         finally:
             the_index.close()
         _check_failures(run, allow_failures)

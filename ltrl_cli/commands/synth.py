@@ -9,7 +9,7 @@ from typing import IO, Annotated, Iterable, Iterator, Optional
 
 import typer
 
-from ltrl_cli.app import Quiet, Shard, SkipBad, Verbose, app, command
+from ltrl_cli.app import ProgressEvery, Quiet, Shard, SkipBad, Verbose, app, command
 from ltrl_cli.commands import options as o
 
 
@@ -51,6 +51,7 @@ def synth_command(
     total: o.Total = None,
     shard: Shard = None,
     skip_bad: SkipBad = False,
+    progress_every: ProgressEvery = 30.0,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -78,7 +79,8 @@ def synth_command(
         --model Qwen/Qwen3-4B --concurrency 64 --rejects rejected.jsonl < walks.jsonl > q.jsonl
     """
     from ltrl_cli.backends.index import open_index
-    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, write_records
+    from ltrl_cli import console
+    from ltrl_cli.io import parse_shard, records_out, shard_records, stdin_records, stdin_total, write_records
     from ltrl_cli.llm.factory import LLMOptions, make_llm
     from ltrl_cli.records import READS
     from ltrl_cli.stages.synth import synth
@@ -90,7 +92,8 @@ def synth_command(
     from ltrl_cli.commands._usage import accounted, spending
 
     llm_options = LLMOptions.pick(locals())
-    with command("synth", quiet=quiet, verbose=verbose) as run, accounted(run, spend := spending(locals())), \
+    with command("synth", quiet=quiet, verbose=verbose, progress_every=progress_every) as run, \
+            accounted(run, spend := spending(locals())), \
             records_out() as out:
         llm_options.meter, llm_options.role = spend.usage, "writer"
         shard_spec = parse_shard(shard)
@@ -113,7 +116,9 @@ def synth_command(
                             searcher=idx if shortcut_check or chain_check else None, options=settings)
             refused = Rejections("walks")
             try:
-                write_records(route(results, rejected, run, refused), out)
+                shown = console.progress(results, "synth", total=stdin_total(shard_spec),
+                                         failed=lambda: sum(refused.reasons.values()))
+                write_records(route(shown, rejected, run, refused), out)
             finally:
                 idx.close()
             failure = refused.error(run["accepted"], "" if rejects else "--rejects FILE keeps every rejected record")
