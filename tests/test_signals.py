@@ -160,7 +160,7 @@ def _shards(index: Path, walks: bytes, work: Path, delay: float, sig: signal.Sig
         pass
     for path in sorted((work / "shards").glob("*")) if (work / "shards").is_dir() else []:
         text = path.read_bytes()
-        if path.suffix == ".jsonl":
+        if path.suffix in (".jsonl", ".partial"):  # a stage writes NAME.I.jsonl.partial, renamed when done
             if text and not text.endswith(b"\n"):
                 problems.append(f"{path.name} cut mid-line at {delay:.2f}s ({sig.name})")
             jsonl(text)
