@@ -45,3 +45,18 @@ def test_nothing_to_check_is_a_usage_error():
     result = run_ltrl("check")
     assert result.returncode == 2
     assert "nothing to check" in result.stderr.decode()
+
+
+def test_the_model_endpoint_is_checked_as_every_model_stage_checks_it():
+    from tests.fake_openai import FakeOpenAI, completion
+    from tests.test_endpoint import dead_url
+
+    with FakeOpenAI(lambda body: completion("unused"), models=("Qwen/Qwen3-8B",)) as server:
+        served = run_ltrl("check", "--base-url", server.base_url, "--model", "Qwen/Qwen3-8B")
+        wrong = run_ltrl("check", "--base-url", server.base_url, "--model", "m")
+    where = server.base_url.split("//")[1].split("/")[0]
+    assert served.returncode == 0, served.stderr
+    assert served.stderr.decode().strip() == f"check: endpoint: ok: {where} serves 'Qwen/Qwen3-8B'"
+    assert wrong.returncode == 2 and b"does not serve --model 'm'; it serves 'Qwen/Qwen3-8B'" in wrong.stderr
+    dead = run_ltrl("check", "--base-url", dead_url(), "--model", "m")
+    assert dead.returncode == 2 and b"ltrl check: endpoint: nothing answers at endpoint 127.0.0.1:" in dead.stderr

@@ -66,6 +66,22 @@ def _tiktoken_source(spec: str) -> str:
     return f" (TIKTOKEN_CACHE_DIR={cache})" if cache else " (tiktoken's default cache)"
 
 
+def endpoint_check(base_url: str | None, model: str | None, api_key_env: str | None = None) -> Check:
+    """The model endpoint every model stage checks before its first record (GET /models)."""
+
+    def run() -> str:
+        from ltrl_cli.llm import env
+        from ltrl_cli.llm.factory import LLMOptions, make_llm
+        from ltrl_cli.llm.openai import check_endpoint, host_port
+
+        options = env.model_options(LLMOptions(base_url=base_url, model=model, api_key_env=api_key_env,
+                                               no_cache=True))
+        check_endpoint(make_llm(options))
+        return f"{host_port(options.base_url)} serves {options.model!r}"
+
+    return Check("endpoint", run)
+
+
 def index_check(path: Path) -> Check:
     """The index every stage opens with `--index PATH`."""
 
