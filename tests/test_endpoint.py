@@ -94,10 +94,11 @@ def test_the_key_is_never_shown_and_a_server_without_models_can_be_used(demo_ind
 
 def test_an_outage_mid_run_stops_the_stage_and_the_rerun_resumes(demo_index, tmp_path):
     cache = str(tmp_path / "llm.sqlite")
-    args = ["--index", str(demo_index), "--backend", "openai", "--model", "fake", "-k", "1", "--concurrency", "1",
+    args = ["--index", str(demo_index), "--backend", "openai", "--model", "fake", "-k", "1", "--concurrency", "4",
             "--cache", cache, "--max-retries", "1", "--max-consecutive-failures", "2", "--outage-timeout", "0"]
-    # q0 and q1 are answered (3 turns each); then the server drops every connection. Two
-    # questions are in flight at once, so a request of q2 waits until q0 and q1 are done.
+    # q0 and q1 are answered (3 turns each); then the server drops every connection. All four
+    # questions are in flight at once (4 calls), so the requests of q2 and q3 wait, holding
+    # two of the calls, until q0 and q1 are done.
     answered, both_done = [], threading.Event()
 
     def first_two_then_gone(body):
