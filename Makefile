@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed-stamp
 EXTRAS ?= index,train,stats,dev,tensorboard,wandb,trackio
 PIP_VERSION := 26.3
 
-.PHONY: demo test install constraints man bench clean
+.PHONY: demo test install constraints man bench bench-scale clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,11 @@ constraints: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/peers.py $(if $(AUTHORS_SERVER),--authors-server $(AUTHORS_SERVER))
+
+# How each stage grows with the corpus, 10k to 1M generated pages, projected to KILT: about
+# an hour on 2 cores, several GB of scratch under ../scale-work (SCALE_ARGS: e.g. --sizes 10000 100000).
+bench-scale: $(STAMP)
+	$(PY) bench/bench_scale.py $(SCALE_ARGS)
 
 man: $(STAMP)
 	$(PY) -m ltrl_cli.manpages man

@@ -130,6 +130,13 @@ def update_readme(readme: Path, block: str) -> None:
     readme.write_text(text[:start] + block + text[end + len(README_END):])
 
 
+def kept_scale_block(path: Path) -> str:
+    """The `make bench-scale` section of the file (bench/bench_scale.py writes it), kept as it is."""
+    text = path.read_text() if path.exists() else ""
+    at = text.find("<!-- make bench-scale: start -->")
+    return "" if at < 0 else "\n" + text[at:]
+
+
 def run_row(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
     argv = [sys.executable, __file__, "--row", name, "--work", str(work), "--threads", str(args.threads),
             "--queries", str(args.queries), "--contexts", str(args.contexts), "--seconds", str(args.seconds)]
@@ -187,7 +194,7 @@ def main() -> None:
     if args.out == "-":
         sys.stdout.write(text)
     else:
-        Path(args.out).write_text(text)
+        Path(args.out).write_text(text + kept_scale_block(Path(args.out)))
         print(f"bench: wrote {args.out}", file=sys.stderr)
         if command == "make bench" and Path(args.out).resolve() == (ROOT / "docs" / "performance.md").resolve():
             update_readme(ROOT / "README.md", readme_block(text))  # the README's figures are the table's

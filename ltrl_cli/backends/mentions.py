@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from array import array
-from typing import Iterable
+from typing import Iterable, Iterator
 from urllib.parse import quote
 
 from ltrl_cli.backends.base import title_key
@@ -166,3 +166,38 @@ class MentionLinker:
                 out.append({"text": paragraph[start:end], "href": quote(title), "paragraph_id": pid,
                             "start": start, "end": end, "inferred": True})
         return out
+
+
+_SHARED: MentionLinker | None = None  # the linker forked worker processes read (copied on write, never pickled)
+
+
+def infer_anchors(linker: MentionLinker, pages: Iterable[dict], workers: int = 1,
+                  chunk: int = 64) -> Iterator[dict]:
+    """Each page, in order, with inferred anchors where it has no anchors or links of its own.
+
+    With `workers` > 1 the matching runs in that many forked processes (the automaton is
+    shared with them by fork, not copied through a pipe; pages go out and come back
+    pickled, a small cost beside the matching). The processes end when the pages do.
+    """
+    if workers <= 1:
+        for page in pages:
+            yield _with_anchors(linker, page)
+        return
+    global _SHARED
+    import multiprocessing
+
+    _SHARED = linker
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_shared_anchors, pages, chunksize=chunk)
+    _SHARED = None
+
+
+def _with_anchors(linker: MentionLinker, page: dict) -> dict:
+    if not page["anchors"] and not page.get("unplaced_links"):
+        page["anchors"] = linker.anchors(page)
+    return page
+
+
+def _shared_anchors(page: dict) -> dict:
+    assert _SHARED is not None, "infer_anchors sets the shared linker before forking"
+    return _with_anchors(_SHARED, page)

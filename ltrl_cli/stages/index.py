@@ -50,7 +50,7 @@ def build_index(source: Path, out: Path, *, force: bool = False, threads: int | 
         source: KILT knowledge-source JSONL, or any JSONL of pages (backends/pages.py), plain or gzip.
         out: the index directory to create; it must not exist (or be empty) unless `force`.
         force: replace an existing index directory (never a directory ltrl did not make).
-        threads: Lucene indexing threads (default: the CPU count, at most 8).
+        threads: Lucene indexing threads, and processes inferring links (default: the CPU count, at most 8).
         id_field: the field holding page ids ("title": derive them); None: the first of
             wikipedia_id, _id, id that the first page has.
         link_mentions: infer links from title mentions on pages without anchors; None:
@@ -90,11 +90,16 @@ def _build(source, out, threads, id_field, link_mentions, progress, started) -> 
     pages = kilt.read_pages(source, reader)
     if reader.chosen_by_first_page:
         pages = _announce_ids(pages, reader)
+    pages = progress(pages) if progress else pages
+    if linker is not None:
+        from ltrl_cli.backends.mentions import infer_anchors
+
+        pages = infer_anchors(linker, pages, threads)
     from ltrl_cli.backends.lucene import Feed
 
     feed = Feed(scratch, out / "lucene", out / "build.log", threads)
     try:
-        n, repeats, inferred = _stream(progress(pages) if progress else pages, graph, store, feed, linker)
+        n, repeats, inferred = _stream(pages, graph, store, feed)
         if n == 0:
             raise LtrlError(f"{source}: no pages found")
         feed.close_input()
@@ -201,14 +206,13 @@ class Repeats:
     first: str | None = None
 
 
-def _stream(pages: Iterable[dict], graph: GraphWriter, store: PageWriter, feed,
-            linker=None) -> tuple[int, Repeats, int]:
+def _stream(pages: Iterable[dict], graph: GraphWriter, store: PageWriter, feed) -> tuple[int, Repeats, int]:
     """Write each page to Lucene's feed, the page store and the graph; return the page count.
 
     KILT ids are unique; a page whose id came before (a file concatenated twice, a
     merge of two dumps) is skipped and counted, so Lucene and the graph agree on which
-    page an id means: the first. With a `linker`, a page without anchors of its own gets
-    anchors inferred from the titles it mentions (their number is returned last).
+    page an id means: the first. Anchors inferred from title mentions (`infer_anchors`,
+    upstream) are counted; their number is returned last.
     """
     count, seen, repeats, inferred = 0, kilt.SeenIds(), Repeats(), 0
     for page in pages:
@@ -217,9 +221,7 @@ def _stream(pages: Iterable[dict], graph: GraphWriter, store: PageWriter, feed,
             repeats.count += 1
             repeats.first = repeats.first or page_id
             continue
-        if linker is not None and not page["anchors"] and not page.get("unplaced_links"):
-            page["anchors"] = linker.anchors(page)
-            inferred += len(page["anchors"])
+        inferred += sum(1 for anchor in page["anchors"] if anchor.get("inferred"))
         text, record = split_page(page)
         feed.add(page_id, text)
         store.add(text, record)
