@@ -49,6 +49,7 @@ PERFORMANCE = ROOT / "docs" / "performance.md"
 START, END = "<!-- make bench-scale: start -->", "<!-- make bench-scale: end -->"
 KILT_PAGES, KILT_GB = 5_903_530, 35.0
 TARGET_TOKENS = 131072
+NO_DOCS = False
 
 
 # ---------------------------------------------------------------- measuring a child process tree
@@ -61,6 +62,7 @@ class TreePeak:
 
         self.root, self.every = psutil.Process(pid), every
         self.python_mb = self.jvm_mb = 0.0
+        self.cpu: dict[int, tuple[bool, float]] = {}  # pid -> (is the JVM, CPU seconds when last seen)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -74,8 +76,10 @@ class TreePeak:
                 python = jvm = 0.0
                 for proc in procs:
                     try:
-                        rss = proc.memory_info().rss / 2**20
-                        if "java" in proc.name():
+                        rss, java = proc.memory_info().rss / 2**20, "java" in proc.name()
+                        times = proc.cpu_times()
+                        self.cpu[proc.pid] = (java, times.user + times.system)
+                        if java:
                             jvm += rss
                         else:
                             python += rss
@@ -89,7 +93,9 @@ class TreePeak:
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        return {"python_peak_mb": round(self.python_mb), "jvm_peak_mb": round(self.jvm_mb)}
+        cpu = {kind: round(sum(t for java, t in self.cpu.values() if java == kind), 1) for kind in (False, True)}
+        return {"python_peak_mb": round(self.python_mb), "jvm_peak_mb": round(self.jvm_mb),
+                "python_cpu_s": cpu[False], "jvm_cpu_s": cpu[True]}
 
 
 def load() -> float:
@@ -140,9 +146,9 @@ def make_corpus(work: Path, pages: int) -> tuple[Path, dict]:
     return source, info
 
 
-def measure_index(source: Path, out: Path, workers: int) -> dict:
+def measure_index(source: Path, out: Path, workers: int, link_mentions: bool = False) -> dict:
     argv = [sys.executable, "-m", "ltrl_cli", "index", str(source), "-o", str(out), "--threads", str(workers),
-            "--force", "--quiet"]
+            "--force", "--quiet", "--link-mentions" if link_mentions else "--no-link-mentions"]
     figures, _ = run_measured(argv, f"ltrl index --threads {workers}")
     info = json.loads((out / "COMPLETE").read_text())
     return {**figures, "pages_per_s": round(info["pages"] / figures["seconds"]),
@@ -181,7 +187,7 @@ def child_search(index_dir: str, queries: str) -> dict:
     return {"search_p50_ms": _pct(latencies, 0.5), "search_p99_ms": _pct(latencies, 0.99),
             "search_qps_one": round(1000 * len(latencies) / sum(latencies)), "search_qps_batch": round(batch_qps),
             "open_p50_ms": _pct(opened, 0.5), "open_p99_ms": _pct(opened, 0.99),
-            "open_per_s": round(1000 * len(opened) / sum(opened)), "peak_rss_mb": _peak()}
+            "open_per_s": round(1000 * len(opened) / sum(opened)), "peak_rss_mb": _peak(), "private_mb": _private()}
 
 
 def _query(index, rng: random.Random) -> str:
@@ -204,6 +210,14 @@ def _peak() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def _private() -> float:
+    """This process's own memory now (USS): RSS without the index files it has mapped, which
+    the kernel shares and can drop (the page cache), so what the corpus really costs in RAM."""
+    import psutil
+
+    return round(psutil.Process().memory_full_info().uss / 2**20)
+
+
 def child_walk(index_dir: str, walks: str, records: str) -> dict:
     from ltrl_cli.backends.index import open_index
     from ltrl_cli.stages.walk import WalkFilters, random_paths, walk
@@ -219,7 +233,7 @@ def child_walk(index_dir: str, walks: str, records: str) -> dict:
     made = sum(1 for _ in walk(None, index=index, n=int(records), hops=8, seed=2))
     per_s = made / (time.perf_counter() - started)
     return {"walks_per_s": round(walker), "walk_records_per_s": round(per_s), "walk_setup_s": round(setup, 2),
-            "walks": got, "walk_records": made, "peak_rss_mb": _peak()}
+            "walks": got, "walk_records": made, "peak_rss_mb": _peak(), "private_mb": _private()}
 
 
 def child_mentions(source: str, sample: str, workers: str) -> dict:
@@ -243,7 +257,7 @@ def child_mentions(source: str, sample: str, workers: str) -> dict:
     return {"mention_titles": linker.titles, "mention_build_s": round(build, 2), "mention_build_rss_mb": build_rss,
             "mention_pages_per_s": round(len(pages) / seconds), "mention_mchars_per_s": round(chars / seconds / 1e6, 2),
             "mention_links_per_page": round(found / len(pages), 1), "mention_workers": int(workers),
-            "peak_rss_mb": _peak()}
+            "peak_rss_mb": _peak(), "private_mb": _private()}
 
 
 def child_assemble(index_dir: str, contexts: str) -> dict:
@@ -264,7 +278,7 @@ def child_assemble(index_dir: str, contexts: str) -> dict:
     warm = time.perf_counter() - started
     docs = sum(len(r["metadata"]["docs"]) for r in first) / len(first)
     return {"assemble_cold_per_s": round(len(first) / cold, 2), "assemble_warm_per_s": round(len(first) / warm, 2),
-            "assemble_docs_per_context": round(docs), "peak_rss_mb": _peak()}
+            "assemble_docs_per_context": round(docs), "peak_rss_mb": _peak(), "private_mb": _private()}
 
 
 def _questions(index, n: int) -> list[dict]:
@@ -296,12 +310,15 @@ def measure_size(pages: int, args: argparse.Namespace, results: dict) -> None:
 
     source, corpus = make_corpus(work, pages)
     save("corpus", corpus)
-    index_dir, most = work / f"idx-{pages}", max(args.workers)
+    index_dir, most, stages = work / f"idx-{pages}", max(args.workers), set(args.stages)
     save(f"index_w{most}", measure_index(source, index_dir, most))  # the index the other stages read
-    save("search", child("search", str(index_dir), str(args.queries)))
-    save("walk", child("walk", str(index_dir), str(args.walks), str(args.walk_records)))
-    save("assemble", child("assemble", str(index_dir), str(args.contexts)))
-    for workers in args.workers:
+    if "search" in stages:
+        save("search", child("search", str(index_dir), str(args.queries)))
+    if "walk" in stages:
+        save("walk", child("walk", str(index_dir), str(args.walks), str(args.walk_records)))
+    if "assemble" in stages:
+        save("assemble", child("assemble", str(index_dir), str(args.contexts)))
+    for workers in args.workers if "mentions" in stages else ():
         save(f"mentions_w{workers}", child("mentions", str(source), str(args.mention_pages), str(workers)))
     report(results)
     for workers in sorted(set(args.workers) - {most}, reverse=True):  # last: the speed-up, the longest part
@@ -413,6 +430,8 @@ def fmt(value) -> str:
 
 def report(results: dict) -> None:
     """Write the block in docs/performance.md and docs/scale.png from the saved results."""
+    if NO_DOCS:
+        return
     from bench.peers import machine
 
     entries = [results[k] for k in sorted(results, key=int)]
@@ -483,6 +502,7 @@ def plot(sizes: list[int], rows: dict) -> None:
 # ---------------------------------------------------------------- main
 
 def main() -> None:
+    global RESULTS, NO_DOCS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="index threads / link processes")
@@ -492,6 +512,10 @@ def main() -> None:
     parser.add_argument("--walk-records", type=int, default=5000)
     parser.add_argument("--mention-pages", type=int, default=5000)
     parser.add_argument("--contexts", type=int, default=20)
+    parser.add_argument("--stages", nargs="*", choices=["search", "walk", "assemble", "mentions"],
+                        default=["search", "walk", "assemble", "mentions"], help="measured after the index")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON the figures go to")
+    parser.add_argument("--no-docs", action="store_true", help="write the JSON only, not the docs and plot")
     parser.add_argument("--keep", action="store_true", help="keep each index (default: removed after its size)")
     parser.add_argument("--fresh", action="store_true", help="forget the saved results of the sizes run")
     parser.add_argument("--report", action="store_true", help="only rewrite the docs from docs/scale.json")
@@ -500,6 +524,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(CHILDREN[args.child[0]](*args.child[1:])))
         return
+    RESULTS, NO_DOCS = args.results, args.no_docs
     results = read_results()
     if args.report:
         report(results)

@@ -62,7 +62,8 @@ step() { printf '\n== %s\n' "$*" >&2; }
 into() { local out=$1; shift; "$@" >"$out.partial"; mv "$out.partial" "$out"; }
 
 step "index: streams $KILT (hours for the full snapshot; reused once COMPLETE)"
-[[ -f "$index/COMPLETE" ]] || ltrl index "$KILT" -o "$index" --threads "$THREADS" --force
+# Without --force: a build that was stopped resumes from its last checkpoint (every 250,000 pages).
+[[ -f "$index/COMPLETE" ]] || ltrl index "$KILT" -o "$index" --threads "$THREADS"
 
 # The tokenizer is fetched once (the only download); fail here rather than after the LLM stages.
 ltrl check --tokenizer "$TOKENIZER" --allow-download --index "$index"

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import mmap
 import os
-from array import array
 import re
 import shutil
 from pathlib import Path
@@ -30,6 +29,7 @@ import numpy as np
 
 from ltrl_cli.backends.base import title_key
 from ltrl_cli.backends.kilt import title_hash
+from ltrl_cli.backends.blobs import Blobs
 
 EDGE = np.dtype([("src", "<i4"), ("key", "<u8"), ("anchor", "<i4")])
 
@@ -168,28 +168,34 @@ class GraphWriter:
     end in chunks, so memory stays at a few bytes per page however long the text is.
     """
 
-    def __init__(self, out: Path, scratch: Path, spool_every: int = 1 << 16):
+    def __init__(self, out: Path, scratch: Path, spool_every: int = 1 << 16, resume: dict | None = None):
         self.out, self.scratch = Path(out), Path(scratch)
         self.out.mkdir(parents=True, exist_ok=True)
-        self._titles, self._ids = open(self.out / "titles.bin", "wb"), open(self.out / "ids.bin", "wb")
-        self._spool: BinaryIO = open(self.scratch / "edges.spool", "wb")
+        pages = None if resume is None else resume["pages"]
+        self._titles, self._ids = Blobs(self.out, "titles", "title_offsets", pages), Blobs(self.out, "ids", "id_offsets", pages)
         # 8 bytes a page (not a Python int's 36): KILT's 5.9M pages cost ~50 MB per map
-        self._title_offsets, self._id_offsets = array("q", [0]), array("q", [0])
         self._title_hashes, self._id_hashes = bytearray(), bytearray()
         self._flags = bytearray()
         self._pending: list[tuple[int, bytes, int]] = []
         self.spool_every = spool_every
         self.stats = {"links": 0, "self_links": 0}
+        if resume is None:
+            self._spool: BinaryIO = open(self.scratch / "edges.spool", "wb")
+            return
+        self._spool = open(self.scratch / "edges.spool", "r+b")
+        self._spool.truncate(resume["spool_bytes"])
+        self._spool.seek(0, 2)
+        self.stats.update(resume["stats"])
+        for title, page_id in zip(self._titles.items(), self._ids.items()):  # the maps, from the pages kept
+            self._index(title.decode("utf-8", "surrogatepass"), page_id.decode("utf-8", "surrogatepass"))
 
     def add_page(self, page_id: str, title: str, links: Iterable[tuple[str, int]]) -> int:
         """Record one page and its links (normalised target title, anchor index); return its node."""
-        node = len(self._title_offsets) - 1
+        node = len(self._titles)
         key = title_key(title)
-        self._append(self._titles, self._title_offsets, title)
-        self._append(self._ids, self._id_offsets, page_id)
-        self._title_hashes += title_hash(key)
-        self._id_hashes += title_hash(page_id)
-        self._flags.append(title_flags(title))
+        self._titles.add(title.encode("utf-8", "surrogatepass"))
+        self._ids.add(page_id.encode("utf-8", "surrogatepass"))
+        self._index(title, page_id)
         for target, anchor in links:
             self.stats["links"] += 1
             if not target or target == key:  # "#Section" links and links to itself
@@ -200,11 +206,22 @@ class GraphWriter:
             self._flush()
         return node
 
-    @staticmethod
-    def _append(stream: BinaryIO, offsets: array, text: str) -> None:
-        data = text.encode("utf-8", "surrogatepass")
-        stream.write(data)
-        offsets.append(offsets[-1] + len(data))
+    def _index(self, title: str, page_id: str) -> None:
+        self._title_hashes += title_hash(title_key(title))
+        self._id_hashes += title_hash(page_id)
+        self._flags.append(title_flags(title))
+
+    @property
+    def id_digests(self) -> bytes:
+        """The 64-bit hash of each page id so far (kilt.SeenIds can start from them)."""
+        return bytes(self._id_hashes)
+
+    def checkpoint(self) -> dict:
+        """Make the pages added so far durable; the dict reopens the writer there (`resume`)."""
+        self._flush()
+        self._spool.flush()
+        return {"pages": min(self._titles.checkpoint(), self._ids.checkpoint()), "spool_bytes": self._spool.tell(),
+                "stats": dict(self.stats)}
 
     def _flush(self) -> None:
         if not self._pending:
@@ -219,11 +236,10 @@ class GraphWriter:
     def finish(self, chunk: int = 1 << 19) -> dict:
         """Resolve the spooled links and write the arrays; return the link counts."""
         self._flush()
-        for stream in (self._titles, self._ids, self._spool):
-            stream.close()
-        n = len(self._title_offsets) - 1
-        np.save(self.out / "title_offsets.npy", np.frombuffer(self._title_offsets, dtype=np.int64))
-        np.save(self.out / "id_offsets.npy", np.frombuffer(self._id_offsets, dtype=np.int64))
+        self._spool.close()
+        n = len(self._titles)
+        self._titles.finish()
+        self._ids.finish()
         title_hashes = _save_lookup(self.out, "title", self._title_hashes)
         repeated_titles = int((title_hashes[1:] == title_hashes[:-1]).sum()) if n else 0
         _save_lookup(self.out, "id", self._id_hashes)

@@ -33,8 +33,8 @@ def open_index(path: str | Path) -> "Index":
     marker = path / COMPLETE
     if not marker.is_file():
         if (path / OWNER_MARK).is_file():  # a build that was killed, or ran out of disk
-            raise BackendError(f"index {path} is unfinished (its build stopped before the end); rebuild it "
-                               f"with: {rebuild_command(path)}")
+            raise BackendError(f"index {path} is unfinished (its build stopped before the end); "
+                               f"{_resume_hint(path)}")
         raise BackendError(f"{path} is not an ltrl index (no COMPLETE marker); {BUILD_HINT} (a new or empty DIR)")
     try:
         info = orjson.loads(marker.read_bytes())
@@ -52,6 +52,15 @@ def open_index(path: str | Path) -> "Index":
 def owner_mark(source: Path) -> str:
     """What a build writes to DIR/.ltrl-index: whose directory it is and what it indexes."""
     return f"ltrl index directory\nsource: {Path(source).resolve()}\n"
+
+
+def _resume_hint(path: Path) -> str:
+    """How to finish an unfinished build: resume it from its checkpoint, or rebuild it."""
+    try:
+        command = orjson.loads((path / ".build" / "checkpoint.json").read_bytes())["command"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"rebuild it with: {rebuild_command(path)}"
+    return f"resume it with: {command}"
 
 
 def rebuild_command(path: Path) -> str:

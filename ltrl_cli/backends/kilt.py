@@ -60,6 +60,13 @@ class SeenIds:
         self._sorted = np.empty(0, dtype=np.uint64)
         self._recent: set[int] = set()
 
+    @classmethod
+    def from_digests(cls, digests: bytes) -> "SeenIds":
+        """The ids whose `title_hash` digests are concatenated in `digests` (a resumed build's)."""
+        seen = cls()
+        seen._sorted = np.unique(np.frombuffer(digests, dtype="<u8"))
+        return seen
+
     def add(self, page_id: str) -> bool:
         """Remember `page_id`; False when it was seen before."""
         digest = int.from_bytes(title_hash(page_id), "little")
@@ -90,12 +97,25 @@ def read_raw(path: Path) -> Iterator[tuple[int, object]]:
 
     A line that is not JSON, or not UTF-8, raises BadInput naming the file and line.
     """
+    for number, raw, _ in read_raw_from(path):
+        yield number, raw
+
+
+def read_raw_from(path: Path, line: int = 0, offset: int = 0) -> Iterator[tuple[int, object, int]]:
+    """(line number, parsed JSON, byte offset after the line) for each non-blank line after `offset`.
+
+    `line` and `offset` are a position an earlier pass reported (0, 0: the start), so a
+    build can go on where it stopped; a gzip file is decompressed up to it, not parsed.
+    """
     with open_kilt(path) as stream:
-        number = 0
+        if offset:
+            stream.seek(offset)
+        number = line
         try:
-            for number, raw in enumerate(stream, start=1):
+            for number, raw in enumerate(stream, start=line + 1):
+                offset += len(raw)
                 if raw.strip():
-                    yield number, _loads(raw, number, str(path))
+                    yield number, _loads(raw, number, str(path)), offset
         except (EOFError, OSError) as exc:  # a cut-off or damaged .gz
             raise BadInput(f"cannot read past this line: {exc}", line=number + 1, source=str(path)) from None
 
@@ -119,6 +139,12 @@ def read_pages(path: Path, reader: PageReader | None = None) -> Iterator[dict]:
     reader = reader or PageReader()
     for number, raw in read_raw(path):
         yield reader.normalise(raw, number, str(path))
+
+
+def read_pages_from(path: Path, reader: PageReader, line: int = 0, offset: int = 0) -> Iterator[tuple[dict, int, int]]:
+    """(page, its line number, the byte offset after it) for each page after `offset` (`read_raw_from`)."""
+    for number, raw, end in read_raw_from(path, line, offset):
+        yield reader.normalise(raw, number, str(path)), number, end
 
 
 def read_titles(path: Path) -> Iterator[str]:

@@ -125,7 +125,7 @@ class Feed:
     stored either: BM25 needs neither, and on KILT they would add tens of GB.
     """
 
-    def __init__(self, scratch: Path, index_dir: Path, log_path: Path, threads: int):
+    def __init__(self, scratch: Path, index_dir: Path, log_path: Path, threads: int, optimize: bool = True):
         self.log_path, self.count, self.proc = Path(log_path), 0, None
         collection = Path(scratch) / "collection"
         collection.mkdir(parents=True)
@@ -133,7 +133,7 @@ class Feed:
         self._argv = [str(java), *_jvm_options(os.environ.get("LTRL_VERBOSE_BACKEND") == "1"), "-cp", str(_jar()),
                       "io.anserini.index.IndexCollection", "-collection", "JsonCollection",
                       "-generator", "DefaultLuceneDocumentGenerator", "-input", str(collection),
-                      "-index", str(index_dir), "-threads", str(threads), "-optimize"]
+                      "-index", str(index_dir), "-threads", str(threads)] + (["-optimize"] if optimize else [])
         paths = [collection / f"part-{i:03d}.jsonl" for i in range(max(1, threads))]
         self.piped, self._files = hasattr(os, "mkfifo"), []
         if self.piped:
@@ -225,6 +225,28 @@ def _die_with(parent: int) -> Callable[[], None]:
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def merge_indexes(parts: list[Path], target: Path) -> None:
+    """Merge the Lucene indexes `parts` into one new index at `target`, as one segment.
+
+    Segments are copied as they are (no text is analysed again), then merged into one, as
+    Anserini's -optimize does; runs on the JVM inside this process. `target` is replaced.
+    """
+    import shutil
+
+    autoclass = start_jvm()
+    fs, java_file = autoclass("org.apache.lucene.store.FSDirectory"), autoclass("java.io.File")
+    shutil.rmtree(target, ignore_errors=True)
+    try:
+        writer = autoclass("org.apache.lucene.index.IndexWriter")(
+            fs.open(java_file(str(target)).toPath()), autoclass("org.apache.lucene.index.IndexWriterConfig")())
+        for part in parts:  # one at a time: pyjnius cannot pick between the two varargs overloads
+            writer.addIndexes(fs.open(java_file(str(part)).toPath()))
+        writer.forceMerge(1)
+        writer.close()
+    except Exception as exc:  # a JavaException: a part unreadable, the disk full
+        raise BackendError(f"merging the Lucene index parts into {target} failed: {exc}") from None
 
 MAX_QUERY_TERMS = 1000  # Lucene refuses a boolean query of more than 1,024 clauses
 

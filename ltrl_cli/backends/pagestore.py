@@ -21,13 +21,13 @@ pretty-printed raw JSON); format 2 stored the text once, in Lucene.
 
 from __future__ import annotations
 
-from array import array
 from pathlib import Path
 
 import numpy as np
 import orjson
 
 from ltrl_cli.backends.base import page_text
+from ltrl_cli.backends.blobs import Blobs
 from ltrl_cli.errors import BackendError, MissingDependency
 
 try:
@@ -98,34 +98,24 @@ def _lz4():
     return lz4_block
 
 
-class _Blobs:
-    """Appends byte strings to `NAME.bin` and their boundaries to `OFFSETS.npy`."""
-
-    def __init__(self, out: Path, name: str, offsets: str):
-        self._path, self._offsets_path = out / f"{name}.bin", out / f"{offsets}.npy"
-        self._blob = open(self._path, "wb")
-        self._offsets = array("q", [0])  # 8 bytes a page
-
-    def add(self, data: bytes) -> None:
-        self._blob.write(data)
-        self._offsets.append(self._offsets[-1] + len(data))
-
-    def finish(self) -> None:
-        self._blob.close()
-        np.save(self._offsets_path, np.frombuffer(self._offsets, dtype=np.int64))
-
-
 class PageWriter:
-    """Writes `DIR/pages/`, one page at a time in node order; `finish()` writes the offsets."""
+    """Writes `DIR/pages/`, one page at a time in node order; `finish()` writes the offsets.
 
-    def __init__(self, out: Path):
+    `checkpoint()` returns the page count to pass as `resume` to reopen the store there.
+    """
+
+    def __init__(self, out: Path, resume: int | None = None):
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        self._text, self._meta = _Blobs(out, "text", "text"), _Blobs(out, "meta", "offsets")
+        self._text, self._meta = Blobs(out, "text", "text", resume), Blobs(out, "meta", "offsets", resume)
 
     def add(self, text: str, meta: bytes) -> None:
         self._text.add(encode_text(text))
         self._meta.add(meta)
+
+    def checkpoint(self) -> int:
+        self._text.checkpoint()
+        return self._meta.checkpoint()
 
     def finish(self) -> None:
         self._text.finish()
@@ -133,7 +123,7 @@ class PageWriter:
 
 
 class _Slices:
-    """Read side of one `_Blobs` pair: item -> its bytes, sliced from the memory-mapped file."""
+    """Read side of one `Blobs` pair: item -> its bytes, sliced from the memory-mapped file."""
 
     def __init__(self, path: Path, name: str, offsets: str):
         from ltrl_cli.backends.graph import _blob

@@ -17,7 +17,8 @@ def index_command(
     output: Annotated[Path, typer.Option("--output", "-o", metavar="DIR", help="Index directory to create.")],
     force: Annotated[bool, typer.Option("--force", help="Replace DIR if it holds an index already.")] = False,
     threads: Annotated[Optional[int], typer.Option("--threads", min=1, metavar="N",
-                                                   help="Lucene indexing threads [default: CPUs, at most 8].")] = None,
+                                                   help="Lucene indexing threads, and processes inferring links "
+                                                        "(--link-mentions) [default: CPUs, at most 8].")] = None,
     id_field: Annotated[Optional[str], typer.Option(
         "--id-field", metavar="FIELD",
         help="Field holding page ids, or 'title' to derive ids from titles "
@@ -27,6 +28,9 @@ def index_command(
         help="Infer links from mentions of other pages' titles, on pages without anchors "
              "[default: on when none of the first 1,000 pages has an anchor].", show_default=False)] = None,
     progress_every: ProgressEvery = 30.0,
+    checkpoint_every: Annotated[int, typer.Option(
+        "--checkpoint-every", min=1, metavar="N",
+        help="Pages between checkpoints, where a stopped build resumes.")] = 250_000,
     quiet: Quiet = False,
     verbose: Verbose = False,
 ) -> None:
@@ -40,8 +44,15 @@ def index_command(
     unresolved targets counted. A page whose id an earlier page had is skipped and
     counted (ids are unique in KILT; the first page of an id is the one indexed). DIR is
     marked COMPLETE only when everything is written, so an interrupted build is never
-    mistaken for a finished one; a failed build removes what it wrote, and a directory left
-    by a killed build is replaced by the next run.
+    mistaken for a finished one.
+
+    Resuming: every --checkpoint-every pages the build commits what it wrote (a Lucene
+    part, the pages, the links so far) and where it is in the file. A build stopped after
+    a checkpoint (Ctrl-C, SIGKILL, the OOM killer, a full disk, a reboot of the process)
+    is resumed by running the same command again: it reads on from the last checkpoint,
+    and the index comes out the same as an uninterrupted build's. --force starts over. A
+    build stopped before its first checkpoint, or a directory whose source file has
+    changed since, is built again from the start.
 
     Pages: ids from `wikipedia_id`, `_id` or `id` (or derived from the title: `t` and 16
     hex digits of its hash, stable across runs); titles from `wikipedia_title` or `title`;
@@ -70,7 +81,7 @@ def index_command(
 
     with command("index", quiet=quiet, verbose=verbose, progress_every=progress_every) as run:
         stats = build_index(source, output, force=force, threads=threads, id_field=id_field,
-                            link_mentions=link_mentions,
+                            link_mentions=link_mentions, checkpoint_every=checkpoint_every,
                             progress=lambda pages: console.progress(pages, "index: pages read"))
         for key in ("pages", "resolved", "unresolved", "self_links", "duplicates", "repeated_ids",
                     "repeated_titles", "inferred_links", "anchors_out_of_range", "anchors_no_target"):
