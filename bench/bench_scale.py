@@ -211,8 +211,8 @@ def _peak() -> float:
 
 
 def _private() -> float:
-    """This process's own memory now (USS): RSS without the index files it has mapped, which
-    the kernel shares and can drop (the page cache), so what the corpus really costs in RAM."""
+    """This process's unique memory now (USS): its heap, and the pages of files that only it
+    has mapped (an index it read alone counts; the kernel can drop those under pressure)."""
     import psutil
 
     return round(psutil.Process().memory_full_info().uss / 2**20)
@@ -362,6 +362,8 @@ def figures(entry: dict) -> dict[str, tuple[str, float | None]]:
     out.update({
         "index, peak RSS of Python": ("MB", get(top, "python_peak_mb")),
         "index, peak RSS of the JVM (Lucene)": ("MB", get(top, "jvm_peak_mb")),
+        "index, CPU time of Python (the merge's JVM inside)": ("s", get(top, "python_cpu_s")),
+        "index, CPU time of the indexing JVM": ("s", get(top, "jvm_cpu_s")),
         "disk: Lucene": ("MB", get(top, "disk_mb", "lucene")),
         "disk: page store": ("MB", get(top, "disk_mb", "pages")),
         "disk: graph": ("MB", get(top, "disk_mb", "graph")),
@@ -372,9 +374,11 @@ def figures(entry: dict) -> dict[str, tuple[str, float | None]]:
         "search, batches of 100 (`batch_search`)": ("q/s", get("search", "search_qps_batch")),
         "open a page, p50 (first open)": ("ms", get("search", "open_p50_ms")),
         "search + open process, peak RSS (JVM inside)": ("MB", get("search", "peak_rss_mb")),
+        "search + open process, USS at the end (its heap and the index pages only it mapped)": ("MB", get("search", "private_mb")),
         "walker, 8-hop walks (`random_paths`)": ("walks/s", get("walk", "walks_per_s")),
         "`ltrl walk` records with anchor evidence": ("records/s", get("walk", "walk_records_per_s")),
-        "walk process, peak RSS": ("MB", get("walk", "peak_rss_mb")),
+        "walk process, peak RSS (mapped index files included)": ("MB", get("walk", "peak_rss_mb")),
+        "walk process, USS at the end (its heap and the index pages only it mapped)": ("MB", get("walk", "private_mb")),
         "link inference: automaton over all titles, build": ("s", get("mentions_w1", "mention_build_s")),
         "link inference: automaton, peak RSS": ("MB", get("mentions_w1", "mention_build_rss_mb")),
     })
@@ -383,7 +387,8 @@ def figures(entry: dict) -> dict[str, tuple[str, float | None]]:
     out.update({
         "`assemble` 128K, cold token cache": ("contexts/s", get("assemble", "assemble_cold_per_s")),
         "`assemble` 128K, warm token cache": ("contexts/s", get("assemble", "assemble_warm_per_s")),
-        "assemble process, peak RSS": ("MB", get("assemble", "peak_rss_mb")),
+        "assemble process, peak RSS (mapped index files included)": ("MB", get("assemble", "peak_rss_mb")),
+        "assemble process, USS at the end (its heap and the index pages only it mapped)": ("MB", get("assemble", "private_mb")),
     })
     return out
 
@@ -440,7 +445,7 @@ def report(results: dict) -> None:
     sizes = [e["pages"] for e in entries]
     rows = {name: (unit, [figures(e).get(name, (unit, None))[1] for e in entries])
             for name, (unit, _) in figures(entries[-1]).items()}
-    lines = [START, "", "## Scale: 10k to 1M pages, projected to KILT", "",
+    lines = [START, "", f"## Scale: {sizes[0]:,} to {sizes[-1]:,} pages, projected to KILT", "",
              f"Written by `make bench-scale` (bench/bench_scale.py) on {machine()}, no GPU; raw figures in "
              "docs/scale.json, curves in docs/scale.png. The machine is shared with other jobs: the load average "
              "(1 min) during each size's measurements is in the header row. Corpora are `ltrl corpus demo --pages "
@@ -461,7 +466,9 @@ def report(results: dict) -> None:
 
 
 PROJECTION_NOTE = ("The projection extends the last measured size along the fitted slope (value x (5.9M / "
-                   "last size) ^ slope); a slope fitted on fewer than three sizes is a rough guide only.")
+                   "last size) ^ slope), in demo pages (KILT's are ~1.2x longer in bytes). A slope fitted on "
+                   "few sizes is a rough guide only, and wall-clock figures taken at different load averages "
+                   "carry the load's change in their slope: read them with the load row.")
 
 
 def write_block(block: str) -> None:

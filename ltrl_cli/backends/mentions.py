@@ -168,36 +168,74 @@ class MentionLinker:
         return out
 
 
-_SHARED: MentionLinker | None = None  # the linker forked worker processes read (copied on write, never pickled)
-
-
 def infer_anchors(linker: MentionLinker, pages: Iterable[dict], workers: int = 1,
-                  chunk: int = 64) -> Iterator[dict]:
+                  batch: int = 64) -> Iterator[dict]:
     """Each page, in order, with inferred anchors where it has no anchors or links of its own.
 
     With `workers` > 1 the matching runs in that many forked processes (the automaton is
     shared with them by fork, not copied through a pipe; pages go out and come back
-    pickled, a small cost beside the matching). The processes end when the pages do.
+    pickled, in batches, a small cost beside the matching). No thread is started: the
+    caller goes on starting child processes (Lucene's JVM, with a preexec_fn) while pages
+    flow, and a fork beside running threads can leave the child stuck on a lock. Each
+    process has one batch in hand at a time, so neither side can block the other on a
+    full pipe. The processes end when the pages do.
     """
     if workers <= 1:
         for page in pages:
             yield _with_anchors(linker, page)
         return
-    global _SHARED
+    import itertools
     import multiprocessing
 
-    _SHARED = linker
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_shared_anchors, pages, chunksize=chunk)
-    _SHARED = None
+    context = multiprocessing.get_context("fork")
+    links, procs = [], []
+    for _ in range(workers):
+        ours, theirs = context.Pipe()
+        proc = context.Process(target=_serve, args=(linker, theirs, links[:]), daemon=True)
+        proc.start()
+        theirs.close()
+        links.append(ours)
+        procs.append(proc)
+    try:
+        pages = iter(pages)
+        batches = iter(lambda: list(itertools.islice(pages, batch)), [])
+        busy = []
+        for link in links:  # one batch to each process
+            chunk = next(batches, None)
+            if chunk is None:
+                break
+            link.send(chunk)
+            busy.append(link)
+        while busy:
+            link = busy.pop(0)
+            done = link.recv()
+            chunk = next(batches, None)
+            if chunk is not None:
+                link.send(chunk)
+                busy.append(link)
+            yield from done
+    finally:
+        for link in links:
+            link.close()  # the process sees EOF and ends
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _serve(linker: MentionLinker, link, inherited: list) -> None:
+    """A worker process: batches of pages in, the same pages with their anchors out, until EOF."""
+    for other in inherited:  # earlier workers' pipe ends, copied by fork: they would hide those workers' EOF
+        other.close()
+    while True:
+        try:
+            pages = link.recv()
+        except EOFError:
+            return
+        link.send([_with_anchors(linker, page) for page in pages])
 
 
 def _with_anchors(linker: MentionLinker, page: dict) -> dict:
     if not page["anchors"] and not page.get("unplaced_links"):
         page["anchors"] = linker.anchors(page)
     return page
-
-
-def _shared_anchors(page: dict) -> dict:
-    assert _SHARED is not None, "infer_anchors sets the shared linker before forking"
-    return _with_anchors(_SHARED, page)
