@@ -437,14 +437,16 @@ def report(results: dict) -> None:
     """Write the block in docs/performance.md and docs/scale.png from the saved results."""
     if NO_DOCS:
         return
-    from bench.peers import machine
+    from bench.common import machine
 
     entries = [results[k] for k in sorted(results, key=int)]
     if not entries:
         raise SystemExit(f"bench-scale: {RESULTS} holds no results yet")
     sizes = [e["pages"] for e in entries]
-    rows = {name: (unit, [figures(e).get(name, (unit, None))[1] for e in entries])
-            for name, (unit, _) in figures(entries[-1]).items()}
+    names: dict[str, str] = {}  # every figure any size has, in the order of the richest size
+    for e in sorted(entries, key=lambda e: -len(figures(e))):
+        names.update((name, unit) for name, (unit, _) in figures(e).items() if name not in names)
+    rows = {name: (unit, [figures(e).get(name, (unit, None))[1] for e in entries]) for name, unit in names.items()}
     lines = [START, "", f"## Scale: {sizes[0]:,} to {sizes[-1]:,} pages, projected to KILT", "",
              f"Written by `make bench-scale` (bench/bench_scale.py) on {machine()}, no GPU; raw figures in "
              "docs/scale.json, curves in docs/scale.png. The machine is shared with other jobs: the load average "

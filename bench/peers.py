@@ -34,7 +34,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # `python bench/peers.py` (make bench)
-from bench.common import DATA, ROOT, row  # noqa: E402
+from bench.common import DATA, ROOT, machine, row  # noqa: E402
 from bench.peer_authors import rows_server  # noqa: E402
 from bench.peer_pyserini import rows_index, rows_search  # noqa: E402
 from bench.peer_python import rows_assemble, rows_rubric, rows_walk  # noqa: E402
@@ -64,16 +63,6 @@ def spread(values: list[float] | None) -> str:
     fmt = "{:,.0f}" if max(values) >= 100 else "{:,.1f}" if max(values) >= 10 else "{:,.2f}"
     low, mid, high = values[0], statistics.median(values), values[-1]
     return fmt.format(mid) if low == high else f"{fmt.format(low)} / **{fmt.format(mid)}** / {fmt.format(high)}"
-
-
-def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    memory = ""
-    if Path("/proc/meminfo").exists():
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kb / 2**20:.0f} GiB RAM"
-    return f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
 def table(rows: list[dict], started: str, loads: tuple, elapsed: float, command: str) -> str:
