@@ -42,7 +42,7 @@ constraints: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/peers.py $(if $(AUTHORS_SERVER),--authors-server $(AUTHORS_SERVER))
 
-# How each stage grows with the corpus, 10k to 1M generated pages, projected to KILT: about
+# How each stage grows with the corpus, 10k to 200k generated pages, projected to KILT: about
 # an hour on 2 cores, several GB of scratch under ../scale-work (SCALE_ARGS: e.g. --sizes 10000 100000).
 bench-scale: $(STAMP)
 	$(PY) bench/bench_scale.py $(SCALE_ARGS)

@@ -1,6 +1,6 @@
-"""`make bench-scale`: how each stage that touches the index grows with the corpus, 10k to 1M pages.
+"""`make bench-scale`: how each stage that touches the index grows with the corpus, 10k to 200k pages.
 
-    make bench-scale                                          # 10k, 100k, 1M pages (about an hour on 2 cores)
+    make bench-scale                                          # 10k, 100k, 200k pages (about an hour on a loaded 2-core VM)
     .venv/bin/python bench/bench_scale.py --sizes 10000 100000 --work /tmp/scale
     .venv/bin/python bench/bench_scale.py --report            # rewrite docs from the saved JSON only
 
@@ -513,7 +513,8 @@ def plot(sizes: list[int], rows: dict) -> None:
 def main() -> None:
     global RESULTS, NO_DOCS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 200_000],
+                        help="pages; above ~200,000 `ltrl corpus demo` slows sharply (docs/performance.md)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="index threads / link processes")
     parser.add_argument("--work", default=str(ROOT.parent / "scale-work"), help="corpora and indexes (large)")
     parser.add_argument("--queries", type=int, default=2000)
