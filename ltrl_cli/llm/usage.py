@@ -554,8 +554,8 @@ def estimate_table(estimate: dict[str, Any]) -> str:
 
 def _duration(seconds: float) -> str:
     """
-    >>> _duration(42.0), _duration(5400.0)
-    ('42s', '1.5h')
+    >>> _duration(42.0), _duration(5400.0), _duration(9000.0)
+    ('42s', '90.0min', '2.5h')
     """
     if seconds < 120:
         return f"{seconds:.0f}s"
