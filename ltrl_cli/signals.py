@@ -20,7 +20,15 @@ No import here may be heavy: this module loads before everything else.
 
 from __future__ import annotations
 
+import json  # noqa: F401  (see below)
 import signal  # and nothing else: a signal before `install` has run is handled Python's way
+
+# `json` is imported before the handlers exist because orjson's module init imports it
+# without checking the result: a KeyboardInterrupt raised inside that import (our handler,
+# a signal in the first second of a command) left it a NULL module and the process died
+# with SIGSEGV (seen in tests/test_signals.py under load; the core's stack ends in
+# orjson_init_exec -> PyObject_GetAttrString(NULL, "JSONDecodeError")). Already in
+# sys.modules, the import cannot be interrupted. It costs about a millisecond.
 
 EXIT_BY_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
