@@ -514,7 +514,7 @@ def main() -> None:
     global RESULTS, NO_DOCS
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 200_000],
-                        help="pages; above ~200,000 `ltrl corpus demo` slows sharply (docs/performance.md)")
+                        help="pages (the default stops at 200,000 because the first run did: docs/performance.md)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="index threads / link processes")
     parser.add_argument("--work", default=str(ROOT.parent / "scale-work"), help="corpora and indexes (large)")
     parser.add_argument("--queries", type=int, default=2000)
