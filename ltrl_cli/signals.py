@@ -13,7 +13,11 @@ used to end badly when a terminal's Ctrl-C or a batch system's SIGTERM hit all o
   whatever else the signal caused on its way (click's "Aborted!", a closed pipe when
   the next stage went first), and the process then leaves with os._exit (see
   `ltrl_cli.cli.main`): helper threads blocked on stdin hold its lock, and a normal
-  interpreter shutdown would die on it ("Fatal Python error: _enter_buffered_busy").
+  interpreter shutdown would die on it ("Fatal Python error: _enter_buffered_busy");
+- a signal whose exception Python swallowed is raised again (`_unraisable`): raised
+  where exceptions cannot propagate (an at-fork hook such as logging's lock release, a
+  `__del__`, a weakref callback), it would only be printed as "Exception ignored in"
+  and the command would run on to the end.
 
 No import here may be heavy: this module loads before everything else.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import json  # noqa: F401  (see below)
 import signal  # and nothing else: a signal before `install` has run is handled Python's way
+import sys
 
 # `json` is imported before the handlers exist because orjson's module init imports it
 # without checking the result: a KeyboardInterrupt raised inside that import (our handler,
@@ -51,6 +56,40 @@ def install() -> None:
             signal.signal(signum, _handler)
         except ValueError:  # not the main thread (in-process tests)
             pass
+    if sys.unraisablehook is not _unraisable:
+        _unraisable.previous = sys.unraisablehook
+        sys.unraisablehook = _unraisable
+
+
+def _unraisable(info) -> None:
+    """Raise a swallowed KeyboardInterrupt/Terminated of ours again, in the next frame that can raise it.
+
+    Python calls this hook instead of propagating an exception raised in an at-fork hook,
+    a `__del__` or a weakref callback; our handler's exception can land there when the
+    signal arrives at that moment (seen: logging's `_releaseLock`, run after a fork). A
+    one-shot profile function raises it again at the next event of another frame (the
+    call that forked returning, the next call); one landing in another such place comes
+    back here and goes on to the next.
+    """
+    signum = _state["received"]
+    if signum is None or not isinstance(info.exc_value, (KeyboardInterrupt, Terminated)):
+        _unraisable.previous(info)
+        return
+    hook, profiler = sys._getframe().f_code, sys.getprofile()  # a profiler's (cProfile) is put back
+
+    def again(frame, event, arg):
+        if frame.f_code is hook:
+            return
+        sys.setprofile(profiler)
+        if _state["holding"]:  # a line is being written: `release` raises it
+            _state["pending"] = signum
+            return
+        raise _exception(signum)
+
+    sys.setprofile(again)
+
+
+_unraisable.previous = sys.__unraisablehook__
 
 
 def exit_at_once() -> None:

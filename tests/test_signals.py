@@ -207,3 +207,38 @@ except signals.Terminated:
     done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, timeout=60)
     assert done.stderr.strip() == b"stopped"
     assert [r["id"] for r in jsonl(done.stdout)] == [0] and done.stdout.endswith(b"\n")
+
+
+@pytest.mark.parametrize("where", ["at_fork", "del"])
+@pytest.mark.parametrize("sig,exc", [(signal.SIGINT, "KeyboardInterrupt"), (signal.SIGTERM, "signals.Terminated")])
+def test_a_signal_that_python_swallowed_is_raised_again(sig, exc, where):
+    # A signal landing in code whose exceptions Python only prints ("Exception ignored in":
+    # an at-fork hook, a __del__) let `ltrl index` run on to the end (the suite saw it in
+    # logging's _releaseLock after a fork); it must stop the command at the next line.
+    code = f"""
+import os, signal, sys
+from ltrl_cli import signals
+signals.install()
+
+def land():
+    os.kill(os.getpid(), {int(sig)})
+    for _ in range(1000): pass  # the handler runs in here
+
+class Lands:
+    def __del__(self): land()
+
+os.register_at_fork(after_in_parent=land)
+try:
+    if "{where}" == "at_fork":
+        if os.fork() == 0:
+            os._exit(0)
+    else:
+        Lands()
+    for _ in range(1000): pass
+    print("ran on", file=sys.stderr)
+except {exc}:
+    print("stopped", file=sys.stderr)
+"""
+    done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, timeout=60,
+                          preexec_fn=_default_sigint)
+    assert done.stderr.decode().strip() == "stopped", done.stderr.decode()
