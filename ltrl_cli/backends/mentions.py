@@ -191,7 +191,7 @@ def infer_anchors(linker: MentionLinker, pages: Iterable[dict], workers: int = 1
     links, procs = [], []
     for _ in range(workers):
         ours, theirs = context.Pipe()
-        proc = context.Process(target=_serve, args=(linker, theirs, links[:]), daemon=True)
+        proc = context.Process(target=_serve, args=(linker, theirs, [*links, ours]), daemon=True)
         proc.start()
         theirs.close()
         links.append(ours)
@@ -225,8 +225,8 @@ def infer_anchors(linker: MentionLinker, pages: Iterable[dict], workers: int = 1
 
 def _serve(linker: MentionLinker, link, inherited: list) -> None:
     """A worker process: batches of pages in, the same pages with their anchors out, until EOF."""
-    for other in inherited:  # earlier workers' pipe ends, copied by fork: they would hide those workers' EOF
-        other.close()
+    for other in inherited:  # our end's parent side and earlier workers', copied by fork: each open copy
+        other.close()       # of a parent side hides the EOF its worker waits for to end
     while True:
         try:
             pages = link.recv()
