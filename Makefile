@@ -42,8 +42,8 @@ constraints: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/peers.py $(if $(AUTHORS_SERVER),--authors-server $(AUTHORS_SERVER))
 
-# How each stage grows with the corpus, 10k to 200k generated pages, projected to KILT: about
-# an hour on 2 cores, several GB of scratch under ../scale-work (SCALE_ARGS: e.g. --sizes 10000 100000).
+# How each stage grows with the corpus, 10k to 1M generated pages, projected to KILT: about
+# 50 minutes on an idle 2-core VM, ~11 GB of scratch under ../scale-work (SCALE_ARGS: e.g. --sizes 10000 100000).
 bench-scale: $(STAMP)
 	$(PY) bench/bench_scale.py $(SCALE_ARGS)
 

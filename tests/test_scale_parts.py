@@ -71,6 +71,9 @@ def test_bench_scale_fits_growth_and_writes_its_block(tmp_path, monkeypatch):
     assert scale.fit([10, 100, 1000], [5, 50, 500]) == pytest.approx(1.0)
     assert scale.growth(1.0, "s").startswith("+1.00 (linear")
     assert scale.growth(-0.02, "q/s") == "-0.02 (per-item cost flat)"
+    # fitted on the sizes of at least a tenth of the largest: 10k's start-up cost left out
+    assert scale.large([(10_000, 13.0), (100_000, 46.0), (1_000_000, 422.0)]) == [(100_000, 46.0), (1_000_000, 422.0)]
+    assert scale.large([(10_000, 13.0), (1_000_000, 422.0)]) == [(10_000, 13.0), (1_000_000, 422.0)]
     entry = lambda n: {"pages": n, "date": "d", "index_w2": {"seconds": n / 100, "load_before": 1.0,
                                                              "disk_mb": {"all": n / 1000}}}
     performance = tmp_path / "performance.md"
