@@ -61,10 +61,11 @@ step() { printf '\n== %s\n' "$*" >&2; }
 # into FILE CMD...: CMD's stdout to FILE.partial, renamed to FILE once CMD succeeded.
 into() { local out=$1; shift; "$@" >"$out.partial"; mv "$out.partial" "$out"; }
 
-# ~35-40 min for the full snapshot on an idle machine of 2 or more cores (one Python process
-# is the bound: ~2,000 s of its CPU and ~1,900 s of Lucene's; 2-4 h on a loaded 2-core VM),
-# ~2 GB of RAM, ~30 GB of disk for the index: docs/performance.md, "What the curve means for KILT".
-step "index: streams $KILT (~40 min for the full snapshot; reused once COMPLETE)"
+# ~55 min for the full snapshot on an idle machine of 2 or more cores (one Python process is
+# the bound, ~0.5 ms of its CPU a page; more cores or --threads do not shorten it), 4-6 GB of
+# RAM, ~31 GB of disk for the index (~70 GB free with the source): measured to 1M pages in
+# docs/performance.md, "What the curve means for KILT".
+step "index: streams $KILT (~1 hour for the full snapshot; reused once COMPLETE)"
 # Without --force: a build that was stopped resumes from its last checkpoint (every 250,000 pages).
 [[ -f "$index/COMPLETE" ]] || ltrl index "$KILT" -o "$index" --threads "$THREADS"
 
