@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -29,6 +30,16 @@ def run_ltrl(*args: str, input: bytes | str | None = None, env: dict | None = No
         timeout=timeout,
         cwd=cwd,
     )
+
+
+def default_sigint() -> None:
+    """A child's preexec_fn: SIGINT at its default, as a terminal's Ctrl-C finds a command.
+
+    A suite started in the background by a shell without job control (`make test &` in a
+    script, some CI runners) runs with SIGINT ignored, and children inherit that; ltrl then
+    leaves Ctrl-C ignored, as a user of `nohup` wants, and a test that sends SIGINT sees
+    nothing happen."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def jsonl(stdout: bytes) -> list[dict]:

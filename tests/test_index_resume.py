@@ -24,6 +24,7 @@ from ltrl_cli.backends.index import open_index
 from ltrl_cli.corpus import generate_demo
 from ltrl_cli.errors import BackendError
 from ltrl_cli.io import dumps
+from tests.conftest import default_sigint
 
 pytest.importorskip("pyserini")
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def _checkpoint(out: Path) -> dict:
 def _stop_when(corpus: Path, out: Path, ready, sig: int = signal.SIGKILL) -> subprocess.CompletedProcess:
     """Run the build, send `sig` once `ready(checkpoint)` holds, and return what it did."""
     proc = subprocess.Popen(_argv(corpus, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=_env(), cwd=ROOT)
+                            env=_env(), cwd=ROOT, preexec_fn=default_sigint)
     deadline = time.monotonic() + 300
     while proc.poll() is None and not ready(_checkpoint(out)) and time.monotonic() < deadline:
         time.sleep(0.01)

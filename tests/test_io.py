@@ -18,7 +18,7 @@ from ltrl_cli.io import dumps, get_path, in_shard, parse_shard, read_records, wr
 from ltrl_cli.records import QuestionRecord, TrainingRecord
 from ltrl_cli.schema import Reads
 from ltrl_cli.stats import Stats
-from tests.conftest import ROOT, jsonl
+from tests.conftest import ROOT, default_sigint, jsonl
 
 
 def lines(*rows: str) -> io.BytesIO:
@@ -144,12 +144,7 @@ APP = textwrap.dedent('''
 
 def run_app(mode: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    # A suite started in the background by a shell without job control (`make test &` in a
-    # script, some CI runners) runs with SIGINT ignored, and a child inherits that: Python
-    # then leaves Ctrl-C ignored, as a user of `nohup` wants. The command is tested as a
-    # terminal runs it, with SIGINT at its default.
-    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
-    return subprocess.Popen([sys.executable, "-c", APP, mode], env=env, preexec_fn=restore, **kwargs)
+    return subprocess.Popen([sys.executable, "-c", APP, mode], env=env, preexec_fn=default_sigint, **kwargs)
 
 
 def test_stdout_carries_records_only_even_when_libraries_print():

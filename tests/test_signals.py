@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, jsonl, to_jsonl
+from tests.conftest import ROOT, default_sigint, jsonl, to_jsonl
 
 CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 PARALLEL = 4
@@ -26,12 +26,6 @@ PARALLEL = 4
 
 def _env() -> dict:
     return {**os.environ, "PYTHONPATH": str(ROOT), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-
-
-def _default_sigint() -> None:
-    # A suite started from a script without job control runs with SIGINT ignored, and
-    # children inherit that; a terminal's Ctrl-C reaches commands with it at its default.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _moments(seed: int, count: int, low: float, high: float) -> list[tuple[float, signal.Signals]]:
@@ -88,7 +82,7 @@ def _pipeline(index: Path, folder: Path, delay: float, sig: signal.Signals) -> l
             group = {"process_group": 0} if not procs else {"process_group": procs[0].pid}
             proc = subprocess.Popen(ltrl + args, env=_env(), stdin=upstream,
                                     stdout=out if number == len(stages) - 1 else subprocess.PIPE,
-                                    stderr=open(folder / f"{number}.err", "wb"), preexec_fn=_default_sigint, **group)
+                                    stderr=open(folder / f"{number}.err", "wb"), preexec_fn=default_sigint, **group)
             if upstream is not subprocess.DEVNULL:
                 upstream.close()
             upstream = proc.stdout
@@ -142,7 +136,7 @@ def _shards(index: Path, walks: bytes, work: Path, delay: float, sig: signal.Sig
     env = {**_env(), "INDEX": str(index), "ROLLOUTS": "1", "TARGET_TOKENS": "6000"}
     script = subprocess.Popen(["bash", str(ROOT / "examples" / "batch-shards.sh"), str(work), "2"], env=env,
                               start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              preexec_fn=_default_sigint)
+                              preexec_fn=default_sigint)
     time.sleep(delay)
     if sig == signal.SIGINT:
         os.killpg(script.pid, sig)
@@ -240,5 +234,5 @@ except {exc}:
     print("stopped", file=sys.stderr)
 """
     done = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, timeout=60,
-                          preexec_fn=_default_sigint)
+                          preexec_fn=default_sigint)
     assert done.stderr.decode().strip() == "stopped", done.stderr.decode()
