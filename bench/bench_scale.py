@@ -316,13 +316,13 @@ def measure_size(pages: int, args: argparse.Namespace, results: dict) -> None:
     source, corpus = make_corpus(work, pages)
     save("corpus", corpus)
     index_dir, most, stages = work / f"idx-{pages}", max(args.workers), set(args.stages)
-    reuse = args.reuse_index and (index_dir / "COMPLETE").exists()
+    build = False
     if not stages & {"search", "walk", "assemble"}:  # link inference reads the source file only
-        reuse = True
         say(f"{pages:,} pages: no stage reads the index; not building it")
-    elif reuse:  # measured before (--keep): its figures stay
+    elif args.reuse_index and (index_dir / "COMPLETE").exists():  # left by --keep: its figures stay
         say(f"{pages:,} pages: reusing the index in {index_dir}; its build figures are the saved ones")
     else:
+        build = True
         save(f"index_w{most}", measure_index(source, index_dir, most))  # the index the other stages read
     if "search" in stages:
         save("search", child("search", str(index_dir), str(args.queries)))
@@ -333,7 +333,7 @@ def measure_size(pages: int, args: argparse.Namespace, results: dict) -> None:
     for workers in args.workers if "mentions" in stages else ():
         save(f"mentions_w{workers}", child("mentions", str(source), str(args.mention_pages), str(workers)))
     report(results)
-    for workers in () if reuse else sorted(set(args.workers) - {most}, reverse=True):  # last: the speed-up, the longest part
+    for workers in sorted(set(args.workers) - {most}, reverse=True) if build else ():  # last: the speed-up, the longest
         out = work / f"idx-{pages}-w{workers}"
         save(f"index_w{workers}", measure_index(source, out, workers))
         subprocess.run(["rm", "-rf", str(out)], check=True)
@@ -434,7 +434,7 @@ def large(present: list[tuple[int, float]]) -> list[tuple[int, float]]:
     """
     if not present:
         return present
-    top = max(n for n, v in present if v is not None)
+    top = max(n for n, _ in present)
     kept = [(n, v) for n, v in present if n * 10 >= top]
     return kept if sum(1 for _, v in kept if v) >= 2 else present
 
@@ -487,8 +487,7 @@ def report(results: dict) -> None:
              "|---|---|" + "---|" * len(sizes) + "---|---|",
              "| date, load | | " + " | ".join(f"{e.get('date', '-')}, load {loads(e)}" for e in entries) + " | | |"]
     for name, (unit, values) in rows.items():
-        present = [(n, v) for n, v in zip(sizes, values) if v is not None]
-        present = large(present)
+        present = large([(n, v) for n, v in zip(sizes, values) if v is not None])
         slope = fit([n for n, _ in present], [v for _, v in present])
         projected = project([n for n, _ in present], [v for _, v in present], slope) if present else None
         lines.append(f"| {name} | {unit} | " + " | ".join(fmt(v) for v in values) +
@@ -500,9 +499,10 @@ def report(results: dict) -> None:
 
 PROJECTION_NOTE = ("The slope is fitted on the sizes of at least a tenth of the largest (below that, "
                    "start-up costs hide the growth). The projection extends the last measured size along "
-                   "it (value x (5.9M / last size) ^ slope), in demo pages (KILT's are ~1.2x longer in bytes). A slope fitted on "
-                   "few sizes is a rough guide only, and wall-clock figures taken at different load averages "
-                   "carry the load's change in their slope: read them with the load row.")
+                   "it (value x (5.9M / last size) ^ slope), in demo pages (KILT's are ~1.2x longer in "
+                   "bytes). A slope fitted on few sizes is a rough guide only, and wall-clock figures "
+                   "taken at different load averages carry the load's change in their slope: read them "
+                   "with the load row.")
 
 
 def write_block(block: str) -> None:
